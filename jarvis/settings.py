@@ -84,7 +84,7 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> Settings:
-        """Build the settings from file, environment and overrides (``None`` overrides are ignored)."""
+        """Build the settings from file, environment and overrides (``None`` ones ignored)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         path = Path(config_file or environ.get("JARVIS_CONFIG") or DEFAULT_CONFIG_FILE)

@@ -1,4 +1,4 @@
-"""Where the logs live in Elasticsearch, and how to reach it: shared by jarvis-shipper and jarvis-logs."""
+"""Where the logs live in Elasticsearch and how to reach it (jarvis-shipper and jarvis-logs)."""
 
 from __future__ import annotations
 
@@ -71,4 +71,5 @@ class ElasticsearchSettings:
 
     def __repr__(self) -> str:
         # Keep secrets out of logs and tracebacks.
-        return f"ElasticsearchSettings(url={self.url!r}, auth={'yes' if self.username or self.api_key else 'no'})"
+        auth = "yes" if self.username or self.api_key else "no"
+        return f"ElasticsearchSettings(url={self.url!r}, auth={auth})"

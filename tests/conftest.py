@@ -1,1 +1,3 @@
 """Fixtures shared by the whole suite. Each fixture module lives in tests/support/."""
+
+from support.fake_ollama import fake_ollama  # noqa: F401

@@ -1,0 +1,54 @@
+"""What the server needs from a language model, whichever one answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from jarvis.settings import Settings
+
+
+class LLMError(Exception):
+    """The model could not give a complete answer.
+
+    ``reason`` is a short, fixed word fit for a log field or a metric label:
+    "timeout", "connection", "http_status", "bad_stream" or "model_error".
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class LLMClient(Protocol):
+    """A chat model. Implementations never log message contents."""
+
+    name: str
+
+    def stream_chat(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        """Yield the answer to ``messages`` (Ollama-style role/content dicts) token by token.
+
+        Use as ``async for token in client.stream_chat(messages)``. When the iteration ends
+        normally the answer is complete; anything else raises :class:`LLMError`.
+        """
+        ...
+
+    async def probe(self) -> None:
+        """Return when the model service answers a cheap request; raise :class:`LLMError` if not."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the client is not used afterwards."""
+        ...
+
+
+def create_llm_client(settings: Settings) -> LLMClient:
+    """Build the client named by ``settings.llm_provider`` ("ollama" or "echo")."""
+    # Imported here so that each implementation module depends on this one, not the reverse.
+    if settings.llm_provider == "echo":
+        from jarvis.llm.echo import EchoClient
+
+        return EchoClient()
+    from jarvis.llm.ollama import OllamaClient, OllamaOptions
+
+    return OllamaClient(OllamaOptions.from_settings(settings))

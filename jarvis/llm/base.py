@@ -29,7 +29,9 @@ class LLMClient(Protocol):
         """Yield the answer to ``messages`` (Ollama-style role/content dicts) token by token.
 
         Use as ``async for token in client.stream_chat(messages)``. When the iteration ends
-        normally the answer is complete; anything else raises :class:`LLMError`.
+        normally the answer is complete; anything else raises :class:`LLMError`. A caller
+        that may stop early wraps the stream in ``contextlib.aclosing`` so that the
+        connection is released at once, not when the generator is garbage-collected.
         """
         ...
 

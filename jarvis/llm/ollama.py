@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from jarvis.llm.base import LLMError
 from jarvis.settings import Settings
@@ -42,6 +43,8 @@ class OllamaClient:
 
     def __init__(self, options: OllamaOptions) -> None:
         self._options = options
+        # For error messages: a URL may carry credentials, which must never reach the logs.
+        self._shown_url = str(URL(options.url).with_user(None))
         # Created on first use so that construction needs no running event loop.
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -76,14 +79,14 @@ class OllamaClient:
                 async for token in _read_stream(response):
                     yield token
         except TimeoutError as exc:
-            raise LLMError("timeout", "Ollama did not answer in time") from exc
+            raise LLMError("timeout", self._timeout_message(exc)) from exc
         except aiohttp.ClientPayloadError as exc:
             raise LLMError("bad_stream", "Ollama's answer stream was cut off") from exc
         except ValueError as exc:
             # aiohttp's line reader refuses a line longer than its buffer.
             raise LLMError("bad_stream", f"Ollama sent an unreadable line: {exc}") from exc
         except aiohttp.ClientError as exc:
-            raise LLMError("connection", f"cannot reach Ollama at {opts.url}: {exc}") from exc
+            raise self._unreachable(exc) from exc
 
     async def probe(self) -> None:
         """Return when ``GET /api/version`` answers 2xx within the probe timeout."""
@@ -97,7 +100,18 @@ class OllamaClient:
         except TimeoutError as exc:
             raise LLMError("timeout", "Ollama did not answer its health probe in time") from exc
         except aiohttp.ClientError as exc:
-            raise LLMError("connection", f"cannot reach Ollama at {opts.url}: {exc}") from exc
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: aiohttp.ClientError) -> LLMError:
+        return LLMError("connection", f"cannot reach Ollama at {self._shown_url}: {exc}")
+
+    def _timeout_message(self, exc: TimeoutError) -> str:
+        opts = self._options
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return f"could not connect to Ollama within {opts.connect_timeout:g} s"
+        if isinstance(exc, aiohttp.SocketTimeoutError):
+            return f"Ollama sent nothing for {opts.read_timeout:g} s"
+        return f"Ollama's answer took longer than {opts.total_timeout:g} s"
 
     async def close(self) -> None:
         """Close the connection pool."""

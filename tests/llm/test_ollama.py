@@ -1,14 +1,15 @@
 """The Ollama client against a loopback server speaking Ollama's HTTP API."""
 
 import logging
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
 from support.fake_ollama import Behaviour, FakeOllama
 
 from jarvis.llm import LLMError, create_llm_client
-from jarvis.llm.ollama import OllamaClient
+from jarvis.llm.ollama import OllamaClient, OllamaOptions
 from jarvis.settings import Settings
 
 pytestmark = pytest.mark.timeout(30)
@@ -85,22 +86,62 @@ async def test_a_token_slower_than_the_read_timeout_is_a_timeout(fake_ollama, ma
     fake_ollama.set_behaviour(Behaviour.SLOW, delay=2.0)
     error, received = await failure_of(make_client(fake_ollama, ollama_read_timeout=0.3))
     assert error.reason == "timeout"
+    assert "sent nothing for 0.3 s" in str(error)
     assert received == []
 
 
 async def test_an_answer_longer_than_the_total_timeout_is_a_timeout(fake_ollama, make_client):
     # Each token comes well within the read timeout; only the whole answer is too long.
-    fake_ollama.set_behaviour(Behaviour.SLOW, delay=0.2)
-    client = make_client(fake_ollama, ollama_read_timeout=5.0, ollama_total_timeout=0.5)
+    fake_ollama.set_behaviour(Behaviour.SLOW, delay=0.3)
+    client = make_client(fake_ollama, ollama_read_timeout=5.0, ollama_total_timeout=1.0)
     error, received = await failure_of(client)
     assert error.reason == "timeout"
-    assert 0 < len(received) < len(fake_ollama.reply)
+    assert "longer than 1 s" in str(error)
+    assert len(received) < len(fake_ollama.reply)
+    assert received == list(fake_ollama.reply[: len(received)])
 
 
 async def test_a_server_that_never_answers_is_a_timeout(fake_ollama, make_client):
     fake_ollama.set_behaviour(Behaviour.HANG)
     error, _ = await failure_of(make_client(fake_ollama, ollama_read_timeout=0.3))
     assert error.reason == "timeout"
+
+
+@pytest.fixture
+def unaccepting_port() -> Iterator[int]:
+    """A loopback port whose accept queue is full, so that new connections hang in SYN."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()
+
+
+async def test_a_server_that_never_accepts_is_a_connect_timeout(unaccepting_port):
+    options = OllamaOptions(
+        url=f"http://127.0.0.1:{unaccepting_port}",
+        model="llama3.2",
+        connect_timeout=0.3,
+        read_timeout=60.0,
+        total_timeout=120.0,
+        probe_timeout=60.0,
+    )
+    client = OllamaClient(options)
+    try:
+        error, _ = await failure_of(client)
+    finally:
+        await client.close()
+    assert error.reason == "timeout"
+    assert "could not connect to Ollama within 0.3 s" in str(error)
 
 
 async def test_http_500_is_an_http_status_error(fake_ollama, make_client):
@@ -155,6 +196,16 @@ async def test_an_unreachable_server_is_a_connection_error(fake_ollama, make_cli
     with pytest.raises(LLMError) as probed:
         await client.probe()
     assert probed.value.reason == "connection"
+
+
+async def test_errors_do_not_show_credentials_from_the_url(fake_ollama, make_client):
+    url = fake_ollama.url.replace("http://", "http://jarvis:s3cret-token@")
+    client = make_client(fake_ollama, ollama_url=url)
+    await fake_ollama.stop()
+    error, _ = await failure_of(client)
+    assert error.reason == "connection"
+    assert "s3cret-token" not in str(error)
+    assert fake_ollama.url in str(error)
 
 
 async def test_probe_asks_for_the_version(fake_ollama, make_client):

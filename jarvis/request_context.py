@@ -33,7 +33,7 @@ class TraceContext:
     span_id: str
 
 
-TRACE_KEY = web.RequestKey("trace", TraceContext)  # type: ignore[arg-type]
+TRACE_KEY = web.RequestKey("trace", TraceContext)
 
 
 def is_valid_request_id(value: str | None) -> bool:
@@ -74,7 +74,7 @@ def bind_request(request_id: str, trace: TraceContext | None) -> None:
 
 
 def create_log_context(request: web.Request | None = None, **fields: Any) -> dict[str, Any]:
-    """A dict of log fields for ``request``: its request ID, trace, method and path, plus ``fields``.
+    """Log fields for ``request``: its request ID, trace, method and path, plus ``fields``.
 
     Meant as ``logger.info("chat_success", extra=create_log_context(request, user_id=...))``.
     """

@@ -1,0 +1,1 @@
+"""Chat over HTTP and WebSocket: input validation, the chat service, and the two handlers."""

@@ -1,0 +1,113 @@
+"""One chat turn: recall the user's conversation, ask the LLM, remember the answer.
+
+Shared by the HTTP and WebSocket handlers, so both count, time and log a turn the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from jarvis.chat.validation import ChatInput
+from jarvis.llm.base import LLMClient, LLMError
+from jarvis.memory import ConversationMemory, MemoryStoreError
+from jarvis.metrics import Metrics
+
+logger = logging.getLogger("jarvis.chat")
+
+TokenSink = Callable[[str], Awaitable[None]]
+
+
+class ChatTurnError(Exception):
+    """A turn that failed on our side or a dependency's; ``stage`` is the metric label."""
+
+    def __init__(self, stage: str, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.stage = stage
+        self.detail = detail
+        self.status = status
+
+
+class ChatService:
+    def __init__(
+        self,
+        llm: LLMClient,
+        memory: ConversationMemory,
+        metrics: Metrics,
+        log_content: bool = False,
+    ) -> None:
+        self._llm = llm
+        self._memory = memory
+        self._metrics = metrics
+        self._log_content = log_content
+
+    async def reply(
+        self, chat: ChatInput, transport: str, on_token: TokenSink | None = None
+    ) -> str:
+        """The assistant's answer to ``chat``; each token also goes to ``on_token`` as it comes.
+
+        Raises ``ChatTurnError`` (already counted in ``chat_errors_total``) on failure.
+        """
+        content = {"message_text": chat.message} if self._log_content else {}
+        logger.info(
+            "chat request",
+            extra={
+                "action": "chat_request",
+                "user_id": chat.user_id,
+                "message_length": len(chat.message),
+                "transport": transport,
+                **content,
+            },
+        )
+        try:
+            history = await self._memory.history(chat.user_id)
+        except MemoryStoreError as exc:
+            raise self._failed(chat, "memory", f"memory unavailable: {exc}", 503) from exc
+
+        messages = [*history, {"role": "user", "content": chat.message}]
+        started = time.perf_counter()
+        tokens: list[str] = []
+        try:
+            async for token in self._llm.stream_chat(messages):
+                tokens.append(token)
+                if on_token is not None:
+                    await on_token(token)
+        except LLMError as exc:
+            status = 504 if exc.reason == "timeout" else 502
+            raise self._failed(chat, "llm", f"language model failed: {exc}", status) from exc
+        finally:
+            llm_seconds = time.perf_counter() - started
+            self._metrics.llm_generate_seconds.observe({}, llm_seconds)
+        answer = "".join(tokens)
+
+        try:
+            await self._memory.append(chat.user_id, "user", chat.message)
+            await self._memory.append(chat.user_id, "assistant", answer)
+        except MemoryStoreError as exc:
+            raise self._failed(chat, "memory", f"could not save: {exc}", 503) from exc
+
+        logger.info(
+            "chat success",
+            extra={
+                "action": "chat_success",
+                "user_id": chat.user_id,
+                "response_length": len(answer),
+                "llm_seconds": round(llm_seconds, 6),
+                "transport": transport,
+            },
+        )
+        return answer
+
+    def _failed(self, chat: ChatInput, stage: str, detail: str, status: int) -> ChatTurnError:
+        self._metrics.chat_errors_total.inc({"stage": stage})
+        logger.error(
+            "chat error",
+            extra={
+                "action": "chat_error",
+                "user_id": chat.user_id,
+                "stage": stage,
+                "error": detail,
+            },
+        )
+        return ChatTurnError(stage, detail, status)

@@ -1,0 +1,163 @@
+"""``GET /ws``: a chat session over a native WebSocket.
+
+Frames in: ``{"message": ..., "user_id": ...}``. Frames out: ``{"type": "token", ...}`` as the
+answer streams, then ``{"type": "done", ...}``; a bad frame gets ``{"type": "error", ...}`` and
+the session goes on. The whole session runs in the upgrade request's task, so it keeps that
+request's ID: every log line and error frame of the socket carries it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from jarvis.app_keys import CHAT_SERVICE, METRICS, OPEN_SOCKETS, RATE_LIMIT, SETTINGS
+from jarvis.chat.service import ChatTurnError
+from jarvis.chat.validation import (
+    ChatInputError,
+    claimed_user_id,
+    decode_json,
+    validate_chat_payload,
+)
+from jarvis.request_context import REQUEST_ID_KEY
+
+logger = logging.getLogger("jarvis.ws")
+
+
+async def websocket_chat(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    metrics = app[METRICS]
+    # The upgrade itself is rate limited by address; each message then by its user.
+    app[RATE_LIMIT].enforce("/ws", request, None)
+
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=app[SETTINGS].max_body_bytes)
+    if not ws.can_prepare(request).ok:
+        metrics.ws_connections_total.inc({"status": "rejected"})
+        raise web.HTTPBadRequest(reason="expected a WebSocket upgrade request")
+    # The X-Request-ID header is added by the on_response_prepare hook, before the handshake.
+    await ws.prepare(request)
+
+    session = _Session(request, ws)
+    metrics.ws_connections_total.inc({"status": "accepted"})
+    metrics.ws_active_connections.inc({})
+    app[OPEN_SOCKETS].add(ws)
+    logger.info("websocket connected", extra={"action": "ws_connect", "client": request.remote})
+    try:
+        async for frame in ws:
+            if frame.type is WSMsgType.TEXT:
+                await session.handle_text(frame.data)
+            elif frame.type is WSMsgType.BINARY:
+                await session.send_error("frames must be JSON text, not binary", stage="parse")
+            elif frame.type is WSMsgType.ERROR:
+                metrics.ws_connections_total.inc({"status": "error"})
+                logger.warning(
+                    "websocket error",
+                    extra={
+                        "action": "ws_error",
+                        "stage": "transport",
+                        "error": str(ws.exception()),
+                    },
+                )
+    finally:
+        # However the socket ends (client close, error, cancellation at shutdown), the gauge
+        # comes back down.
+        metrics.ws_active_connections.dec({})
+        metrics.ws_connections_total.inc({"status": "closed"})
+        app[OPEN_SOCKETS].discard(ws)
+        logger.info(
+            "websocket closed",
+            extra={
+                "action": "ws_close",
+                "close_code": ws.close_code,
+                "messages_in": session.messages_in,
+                "messages_out": session.messages_out,
+                "duration_ms": round((time.perf_counter() - session.started) * 1000, 3),
+            },
+        )
+    return ws
+
+
+class _Session:
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+        self.request = request
+        self.ws = ws
+        self.app = request.app
+        self.metrics = self.app[METRICS]
+        self.request_id = request[REQUEST_ID_KEY]
+        self.started = time.perf_counter()
+        self.messages_in = 0
+        self.messages_out = 0
+
+    async def handle_text(self, data: str) -> None:
+        self.messages_in += 1
+        started = time.perf_counter()
+        secure = "true" if self.request.secure else "false"
+        settings = self.app[SETTINGS]
+        logger.debug("websocket message", extra={"action": "ws_message", "direction": "in"})
+        try:
+            payload = decode_json(data)
+            user_id = claimed_user_id(payload)
+            decision = self.app[RATE_LIMIT].check("/ws", self.request, user_id)
+            if not decision.allowed:
+                self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
+                await self.send(
+                    {
+                        "type": "error",
+                        "error": "rate limit exceeded",
+                        "retry_after": decision.retry_after_seconds,
+                        "request_id": self.request_id,
+                    }
+                )
+                return
+            chat_input = validate_chat_payload(
+                payload, settings.max_message_chars, settings.max_user_id_chars
+            )
+        except ChatInputError as exc:
+            self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
+            self.metrics.chat_errors_total.inc({"stage": exc.stage})
+            self.metrics.chat_requests_total.inc({"secure": secure, "status": "error"})
+            logger.warning(
+                "websocket frame refused",
+                extra={
+                    "action": "ws_error",
+                    "stage": exc.stage,
+                    "error": exc.detail,
+                    "user_id": exc.user_id,
+                },
+            )
+            await self.send_error(exc.detail, stage=exc.stage)
+            return
+
+        self.metrics.ws_messages_total.inc({"direction": "in", "status": "ok"})
+
+        async def send_token(token: str) -> None:
+            await self.send({"type": "token", "content": token})
+
+        try:
+            answer = await self.app[CHAT_SERVICE].reply(chat_input, "ws", on_token=send_token)
+        except ChatTurnError as exc:
+            self.metrics.chat_requests_total.inc({"secure": secure, "status": "error"})
+            await self.send_error(exc.detail, stage=exc.stage)
+            return
+        self.metrics.chat_requests_total.inc({"secure": secure, "status": "success"})
+        await self.send({"type": "done", "response": answer, "request_id": self.request_id})
+        self.metrics.ws_message_seconds.observe({}, time.perf_counter() - started)
+
+    async def send_error(self, error: str, stage: str) -> None:
+        await self.send(
+            {"type": "error", "error": error, "stage": stage, "request_id": self.request_id}
+        )
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        if self.ws.closed:
+            return
+        try:
+            await self.ws.send_json(frame)
+        except ConnectionError:
+            self.metrics.ws_messages_total.inc({"direction": "out", "status": "error"})
+            return
+        self.messages_out += 1
+        self.metrics.ws_messages_total.inc({"direction": "out", "status": "ok"})

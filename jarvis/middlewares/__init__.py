@@ -1,0 +1,1 @@
+"""The server's middlewares, outermost first: request ID → metrics → errors."""

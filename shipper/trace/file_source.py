@@ -1,0 +1,140 @@
+"""Events from the local JSONL log file and its rotated (possibly gzip-compressed) backups.
+
+The seed's ``grep REQUEST_ID jarvis.jsonl`` made exact: lines are streamed one at a time
+(never a whole file in memory), decoded, filtered on real field values, and ordered by their
+own timestamp across files. Disk reads run in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import gzip
+import heapq
+import io
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from shipper.trace.filters import EventFilter
+from shipper.trace.sources import Event, NothingToRead, SourceUnavailable
+
+_GZIP_MAGIC = b"\x1f\x8b"
+# (timestamp, file rank, line number): time order, then the order lines had on disk.
+_Key = tuple[float, int, int]
+
+
+@dataclass
+class FileScanReport:
+    """What could not be used, to tell the user without failing the whole search."""
+
+    lines_skipped: int = 0
+    damaged_files: list[str] = field(default_factory=list)
+
+
+class FileEventSource:
+    """Reads every file matching a glob pattern such as ``logs/jarvis.jsonl*``."""
+
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self.report = FileScanReport()
+
+    @property
+    def place(self) -> str:
+        """Where the events are read, for messages."""
+        return f"files matching {self._pattern!r}"
+
+    async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[Event]:
+        """Every matching event, oldest first; with ``latest``, only the newest ``latest`` ones."""
+        paths = await asyncio.to_thread(_oldest_first, self._pattern)
+        if not paths:
+            raise NothingToRead(f"no log file matches {self._pattern!r}")
+        found: list[tuple[_Key, Event]] = []
+        for rank, path in enumerate(paths):
+            found.extend(
+                await asyncio.to_thread(_scan, path, rank, event_filter, latest, self.report)
+            )
+        if latest is not None:
+            return [event for _, event in sorted(heapq.nlargest(latest, found, key=_key_of))]
+        found.sort(key=_key_of)
+        return [event for _, event in found]
+
+
+def _key_of(item: tuple[_Key, Event]) -> _Key:
+    return item[0]
+
+
+def _oldest_first(pattern: str) -> list[str]:
+    paths = [path for path in glob.glob(pattern) if os.path.isfile(path)]
+    # Rotated backups were last written before the live file; the name breaks ties.
+    return sorted(paths, key=lambda path: (os.path.getmtime(path), path))
+
+
+def _scan(
+    path: str,
+    rank: int,
+    event_filter: EventFilter,
+    latest: int | None,
+    report: FileScanReport,
+) -> list[tuple[_Key, Event]]:
+    """The matching events of one file; with ``latest``, at most that many (the newest)."""
+    # Request IDs use only characters JSON never escapes, so a line lacking the raw bytes
+    # cannot belong to the request: skip decoding it, as grep would.
+    needle = event_filter.request_id.encode() if event_filter.request_id else None
+    kept: list[tuple[_Key, Event]] = []
+    last_timestamp = 0.0
+    try:
+        with _open(path) as stream:
+            for number, line in enumerate(_lines(stream, path, report)):
+                if needle is not None and needle not in line:
+                    continue
+                event = _decode(line)
+                if event is None:
+                    report.lines_skipped += 1
+                    continue
+                timestamp = event.get("timestamp")
+                if isinstance(timestamp, int | float):
+                    last_timestamp = float(timestamp)
+                if not event_filter.matches(event):
+                    continue
+                # A line without a time keeps its place after the line before it.
+                item = ((last_timestamp, rank, number), event)
+                if latest is None:
+                    kept.append(item)
+                elif len(kept) < latest:
+                    heapq.heappush(kept, item)
+                else:
+                    heapq.heappushpop(kept, item)
+    except PermissionError:
+        raise SourceUnavailable(f"not allowed to read {path}") from None
+    except FileNotFoundError:
+        pass  # Rotated away or deleted between listing and opening: nothing left to read.
+    return kept
+
+
+def _open(path: str) -> io.BufferedIOBase:
+    with open(path, "rb") as probe:
+        compressed = probe.read(2) == _GZIP_MAGIC
+    if compressed:
+        return gzip.GzipFile(path, "rb")
+    return open(path, "rb")
+
+
+def _lines(stream: io.BufferedIOBase, path: str, report: FileScanReport) -> Iterator[bytes]:
+    try:
+        yield from stream
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        # A backup cut short (still being compressed, or damaged): keep what was readable.
+        report.damaged_files.append(path)
+
+
+def _decode(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

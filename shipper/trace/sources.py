@@ -1,0 +1,31 @@
+"""What a place to read events from offers, whatever it is (Elasticsearch or local files)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from shipper.trace.filters import EventFilter
+
+Event = dict[str, Any]
+
+
+class SourceUnavailable(Exception):
+    """The source cannot be read at all (unreachable, refused, misconfigured).
+
+    The message is one line a user can act on; it never contains credentials.
+    """
+
+
+class EventSource(Protocol):
+    @property
+    def place(self) -> str:
+        """Where the events are read, for messages."""
+        ...
+
+    async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[Event]:
+        """Every matching event, oldest first; with ``latest``, only the newest ``latest`` ones."""
+        ...
+
+
+class NothingToRead(Exception):
+    """The source holds nothing to look at (no such index, no file matching the path)."""

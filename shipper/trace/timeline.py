@@ -1,0 +1,211 @@
+"""Events rendered as a readable timeline: time, gap, level, logger, message, useful fields.
+
+Log fields carry text that came from outside (user agents, error messages): control
+characters are shown escaped, so a log line can never drive the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from shipper.trace.sources import Event
+
+# Fields every line has, shown in their own columns, or bookkeeping added by the shipper.
+_SHOWN_ELSEWHERE = frozenset(
+    {
+        "timestamp",
+        "@timestamp",
+        "level",
+        "logger",
+        "message",
+        "module",
+        "function",
+        "line",
+        "request_id",
+        "action",
+        "tags",
+        "log",
+        "host",
+        "traceback",
+        "exc_type",
+        "exc_message",
+    }
+)
+_ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+_RESET = "\x1b[0m"
+_LEVEL_STYLE = {
+    "DEBUG": "\x1b[2m",
+    "INFO": "\x1b[32m",
+    "WARNING": "\x1b[33m",
+    "ERROR": "\x1b[1;31m",
+    "CRITICAL": "\x1b[1;97;41m",
+}
+_DIM = "\x1b[2m"
+_CYAN = "\x1b[36m"
+_BOLD = "\x1b[1m"
+_YELLOW = "\x1b[33m"
+_RED = "\x1b[31m"
+# A pause this long inside one request deserves the reader's eye.
+_SLOW_GAP_SECONDS = 1.0
+
+
+class Painter:
+    """Wraps text in ANSI styles, or leaves it plain when colour is off."""
+
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    def __call__(self, text: str, style: str) -> str:
+        return f"{style}{text}{_RESET}" if self.colour and style else text
+
+
+def safe_text(value: str) -> str:
+    """``value`` with control characters (newlines, escapes) shown as ``\\xNN`` escapes."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", value)
+
+
+def event_time(event: Event) -> float | None:
+    """The event's own time in epoch seconds, from ``timestamp`` or else ``@timestamp``."""
+    timestamp = event.get("timestamp")
+    if isinstance(timestamp, int | float):
+        return float(timestamp)
+    iso = event.get("@timestamp")
+    if isinstance(iso, str):
+        try:
+            return datetime.fromisoformat(iso).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def format_instant(epoch: float | None) -> str:
+    """``2026-01-13T08:00:00.123Z``, or a placeholder as wide when the time is unknown."""
+    if epoch is None:
+        return "?".ljust(24)
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def format_gap(seconds: float) -> str:
+    """A short human duration: ``+850µs``, ``+12.3ms``, ``+1.204s``, ``+2m03s``."""
+    if seconds < 0.001:
+        return f"+{seconds * 1_000_000:.0f}µs"
+    if seconds < 1:
+        return f"+{seconds * 1000:.1f}ms"
+    if seconds < 60:
+        return f"+{seconds:.3f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"+{minutes}m{rest:02d}s"
+
+
+def format_value(value: Any) -> str:
+    """A field value as typed in a shell: bare when simple, JSON-quoted when it has spaces."""
+    if isinstance(value, str):
+        text = value if value and not re.search(r"[\s\"=]", value) else orjson.dumps(value).decode()
+    elif isinstance(value, float):
+        text = f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.1f}"
+    elif isinstance(value, bool | int) or value is None:
+        text = orjson.dumps(value).decode()
+    else:
+        text = orjson.dumps(value, default=str).decode()
+    return safe_text(text)
+
+
+def render_timeline(
+    events: Sequence[Event], *, colour: bool, show_request_id: bool = False
+) -> Iterator[str]:
+    """One line per event (plus the traceback of errors), in the order given."""
+    paint = Painter(colour)
+    previous: float | None = None
+    for event in events:
+        now = event_time(event)
+        yield _event_line(event, now, previous, paint, show_request_id)
+        yield from _error_details(event, paint)
+        if now is not None:
+            previous = now
+
+
+def render_summary(events: Sequence[Event], *, colour: bool, title: str) -> Iterator[str]:
+    """A heading for a trace: how many events, over how long, how many errors, which users."""
+    paint = Painter(colour)
+    times = [time for time in (event_time(event) for event in events) if time is not None]
+    errors = sum(1 for event in events if event.get("level") in _ERROR_LEVELS)
+    span = max(times) - min(times) if times else 0.0
+    parts = [f"{len(events)} event{'s' if len(events) != 1 else ''}"]
+    if times:
+        parts.append(f"{format_instant(min(times))} → {format_instant(max(times))}")
+        parts.append(format_gap(span).lstrip("+"))
+    error_text = f"{errors} error{'s' if errors != 1 else ''}"
+    parts.append(paint(error_text, _LEVEL_STYLE["ERROR"]) if errors else error_text)
+    users = _distinct(events, "user_id")
+    if users:
+        parts.append("user " + ", ".join(users))
+    traces = _distinct(events, "trace_id")
+    if traces:
+        parts.append("trace " + ", ".join(traces))
+    yield paint(safe_text(title), _BOLD) + "  " + "  ·  ".join(parts)
+    yield ""
+
+
+def _distinct(events: Iterable[Event], field: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for event in events:
+        value = event.get(field)
+        if isinstance(value, str):
+            seen.setdefault(safe_text(value), None)
+    return list(seen)
+
+
+def _event_line(
+    event: Event, now: float | None, previous: float | None, paint: Painter, show_request_id: bool
+) -> str:
+    level = str(event.get("level", "?"))
+    is_error = level in _ERROR_LEVELS
+    if now is None or previous is None:
+        gap = "".rjust(9)
+    else:
+        seconds = max(now - previous, 0.0)
+        gap = paint(format_gap(seconds).rjust(9), _YELLOW if seconds >= _SLOW_GAP_SECONDS else "")
+    columns = [
+        paint(format_instant(now), _DIM),
+        gap,
+        paint(safe_text(level).ljust(8), _LEVEL_STYLE.get(level, "")),
+        paint(safe_text(str(event.get("logger", "?"))), _CYAN),
+    ]
+    if show_request_id and isinstance(event.get("request_id"), str):
+        columns.append(paint(f"[{safe_text(event['request_id'])}]", _DIM))
+    action = event.get("action")
+    if isinstance(action, str):
+        columns.append(paint(safe_text(action), _BOLD))
+    message = safe_text(str(event.get("message", "")))
+    columns.append(paint(message, _RED) if is_error else message)
+    extras = [
+        paint(f"{safe_text(key)}=", _DIM) + format_value(value)
+        for key, value in event.items()
+        if key not in _SHOWN_ELSEWHERE
+    ]
+    line = "  ".join(columns)
+    if extras:
+        line += "  " + " ".join(extras)
+    marker = paint("!", _LEVEL_STYLE["ERROR"]) if is_error else " "
+    return f"{marker} {line}"
+
+
+def _error_details(event: Event, paint: Painter) -> Iterator[str]:
+    exc_type = event.get("exc_type")
+    if isinstance(exc_type, str):
+        detail = safe_text(exc_type)
+        if isinstance(event.get("exc_message"), str):
+            detail += ": " + safe_text(event["exc_message"])
+        yield "    " + paint(detail, _LEVEL_STYLE["ERROR"])
+    traceback = event.get("traceback")
+    if isinstance(traceback, str):
+        for line in traceback.rstrip("\n").splitlines():
+            yield "    " + paint("│ ", _RED) + safe_text(line)

@@ -25,7 +25,10 @@ class JsonAccessLogger(AbstractAccessLogger):
             "route": route_of(request),
             "status": response.status,
             "duration_ms": round(time * 1000, 3),
-            "bytes": response.body_length,
+            # Body bytes when known up front; streamed responses report what they sent.
+            "bytes": response.content_length
+            if response.content_length is not None
+            else response.body_length,
             "client": request.remote,
             "user_agent": request.headers.get("User-Agent", ""),
         }

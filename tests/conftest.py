@@ -1,3 +1,4 @@
 """Fixtures shared by the whole suite. Each fixture module lives in tests/support/."""
 
 from support.fake_ollama import fake_ollama  # noqa: F401
+from support.jarvis_server import jarvis_server  # noqa: F401

@@ -5,6 +5,7 @@ Shared by the HTTP and WebSocket handlers, so both count, time and log a turn th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -69,10 +70,12 @@ class ChatService:
         started = time.perf_counter()
         tokens: list[str] = []
         try:
-            async for token in self._llm.stream_chat(messages):
-                tokens.append(token)
-                if on_token is not None:
-                    await on_token(token)
+            # aclosing: a turn cut short (client gone, shutdown) releases the LLM connection now.
+            async with contextlib.aclosing(self._llm.stream_chat(messages)) as stream:
+                async for token in stream:
+                    tokens.append(token)
+                    if on_token is not None:
+                        await on_token(token)
         except LLMError as exc:
             status = 504 if exc.reason == "timeout" else 502
             raise self._failed(chat, "llm", f"language model failed: {exc}", status) from exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from jarvis.settings import Settings
@@ -25,7 +25,7 @@ class LLMClient(Protocol):
 
     name: str
 
-    def stream_chat(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    def stream_chat(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
         """Yield the answer to ``messages`` (Ollama-style role/content dicts) token by token.
 
         Use as ``async for token in client.stream_chat(messages)``. When the iteration ends

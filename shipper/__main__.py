@@ -1,0 +1,7 @@
+"""``python -m shipper``: the same as ``jarvis-shipper``."""
+
+import sys
+
+from shipper.cli import main
+
+sys.exit(main())

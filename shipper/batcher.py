@@ -1,0 +1,73 @@
+"""Groups events into bulk batches by count, by bytes, and by time.
+
+A batch is closed when it holds ``batch_size`` events or ``batch_bytes`` bytes, or
+``flush_interval`` seconds after its first event arrived, whichever comes first, so a
+trickle of lines is still searchable within about one flush interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from shipper.transform import Event
+
+# Put on a queue to say that nothing follows.
+END_OF_STREAM = None
+
+EventQueue = asyncio.Queue[list[Event] | None]
+BatchQueue = asyncio.Queue[list[Event] | None]
+
+
+class Batcher:
+    def __init__(
+        self,
+        events: EventQueue,
+        batches: BatchQueue,
+        batch_size: int,
+        batch_bytes: int,
+        flush_interval: float,
+    ) -> None:
+        self._events = events
+        self._batches = batches
+        self._batch_size = batch_size
+        self._batch_bytes = batch_bytes
+        self._flush_interval = flush_interval
+        self._carry: list[Event] = []
+
+    async def run(self) -> None:
+        """Batch until END_OF_STREAM, flushing what is left; then pass END_OF_STREAM on."""
+        ended = False
+        while not ended:
+            batch, ended = await self._next_batch()
+            if batch:
+                await self._batches.put(batch)
+        await self._batches.put(END_OF_STREAM)
+
+    async def _next_batch(self) -> tuple[list[Event], bool]:
+        loop = asyncio.get_running_loop()
+        batch: list[Event] = []
+        size = 0
+        deadline: float | None = None
+        while len(batch) < self._batch_size and size < self._batch_bytes:
+            if not self._carry:
+                timeout = None if deadline is None else deadline - loop.time()
+                if timeout is not None and timeout <= 0:
+                    break
+                try:
+                    group = await asyncio.wait_for(self._events.get(), timeout)
+                except TimeoutError:
+                    break
+                if group is END_OF_STREAM:
+                    return batch, True
+                self._carry = group
+            if deadline is None:
+                deadline = loop.time() + self._flush_interval
+            taken = 0
+            for event in self._carry:
+                if len(batch) >= self._batch_size or size >= self._batch_bytes:
+                    break
+                batch.append(event)
+                size += event.size
+                taken += 1
+            self._carry = self._carry[taken:]
+        return batch, False

@@ -1,0 +1,206 @@
+"""The sink: sends batches of events to ``_bulk`` until each one is stored or dead-lettered.
+
+Delivery guarantee: at least once delivery, exactly once storage. Every action is
+``create`` with the deterministic ``_id`` of its line, so an event sent twice (after a
+crash, or a retry of a request whose answer was lost) comes back 409 and counts as
+delivered. Whole-request failures (no connection, 429, 5xx) and per-item 429/5xx are
+retried forever with exponential backoff and jitter, and only the failed items are
+sent again: an item that succeeded is never re-sent, a retryable one is never dropped.
+Only an item Elasticsearch will never accept (400 mapping conflict and the like) goes to
+the dead-letter file, and only then is it counted as done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, AsyncElasticsearch
+
+from shipper.dead_letter import DeadLetterFile, Rejection
+from shipper.index_template import install_template
+from shipper.metrics import ShipperMetrics
+from shipper.transform import Event
+
+log = logging.getLogger("shipper.bulk_sink")
+
+_FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial: float = 0.2
+    maximum: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based): exponential, jittered."""
+        ceiling = min(self.maximum, self.initial * 2 ** min(attempt, 32))
+        # Half fixed, half random: spreads retries of many shippers without ever being ~0.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def is_retryable(status: int) -> bool:
+    """Statuses that may succeed later: overload (429) and server-side failures (5xx)."""
+    return status == 429 or status >= 500
+
+
+class BulkSink:
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        dead_letters: DeadLetterFile,
+        metrics: ShipperMetrics,
+        retry: RetryPolicy,
+        on_done: Callable[[Sequence[Event]], None],
+    ) -> None:
+        self._client = client
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._retry = retry
+        self._on_done = on_done
+
+    async def prepare(self) -> None:
+        """Install the index template, retrying until Elasticsearch takes it."""
+        attempt = 0
+        while True:
+            try:
+                await install_template(self._client)
+            except (TransportError, ApiError) as error:
+                self._set_up(isinstance(error, ApiError) and not is_retryable(error.status_code))
+                delay = self._retry.delay(attempt)
+                log.warning(
+                    "index template not installed, retrying",
+                    extra={"error": _describe(error), "retry_in_s": round(delay, 3)},
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
+            else:
+                self._set_up(True)
+                log.info("index template installed")
+                return
+
+    async def deliver(self, events: Sequence[Event]) -> None:
+        """Return once every event is stored (2xx, or 409: already there) or dead-lettered."""
+        remaining = list(events)
+        attempt = 0
+        while remaining:
+            remaining = await self._send(remaining)
+            if remaining:
+                self._metrics.events_retried.add({}, len(remaining))
+                delay = self._retry.delay(attempt)
+                if attempt == 0 or attempt % 10 == 0:
+                    log.warning(
+                        "bulk items failed, retrying them",
+                        extra={"events": len(remaining), "attempt": attempt + 1},
+                    )
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    async def _send(self, events: list[Event]) -> list[Event]:
+        """One ``_bulk`` request; returns the events to send again."""
+        body = b"".join(_action(event) for event in events)
+        started = time.perf_counter()
+        try:
+            # Pre-serialised NDJSON: the transport sends bytes as they are.
+            response = await self._client.bulk(
+                operations=body,  # type: ignore[arg-type]
+                filter_path=_FILTER_PATH,
+            )
+        except ApiError as error:
+            self._observe(started, "error")
+            if is_retryable(error.status_code):
+                self._set_up(error.status_code == 429)
+                return events
+            self._set_up(True)
+            return await self._rejected_request(events, error)
+        except (TransportError, OSError) as error:
+            self._observe(started, "error")
+            if self._metrics.elasticsearch_up.get({}) == 1:
+                log.warning("Elasticsearch unreachable", extra={"error": _describe(error)})
+            self._set_up(False)
+            return events
+        self._set_up(True)
+        items: list[dict[str, Any]] = response.body.get("items", [])
+        retry: list[Event] = []
+        rejected: list[Rejection] = []
+        done: list[Event] = []
+        for position, event in enumerate(events):
+            result = next(iter(items[position].values())) if position < len(items) else {}
+            status = int(result.get("status", 503))
+            if 200 <= status < 300 or status == 409:
+                done.append(event)
+            elif is_retryable(status):
+                retry.append(event)
+            else:
+                rejected.append(Rejection(event, status, dict(result.get("error") or {})))
+        self._observe(started, "ok" if not retry and not rejected else "partial")
+        await self._dead_letter(rejected)
+        self._finish(done)
+        return retry
+
+    async def _rejected_request(self, events: list[Event], error: ApiError) -> list[Event]:
+        # A whole request refused with a 4xx (e.g. too large): halve it to isolate the culprit.
+        if len(events) == 1:
+            reason: dict[str, object] = {"type": "request_rejected", "reason": _describe(error)}
+            await self._dead_letter([Rejection(events[0], error.status_code, reason)])
+            return []
+        middle = len(events) // 2
+        await self.deliver(events[:middle])
+        await self.deliver(events[middle:])
+        return []
+
+    async def _dead_letter(self, rejected: list[Rejection]) -> None:
+        if not rejected:
+            return
+        await self._dead_letters.write(rejected)
+        self._metrics.events_dead_lettered.add({}, len(rejected))
+        first = rejected[0]
+        log.error(
+            "events rejected by Elasticsearch, dead-lettered",
+            extra={
+                "events": len(rejected),
+                "status": first.status,
+                "error_type": first.reason.get("type"),
+                "dead_letter": str(self._dead_letters.path),
+            },
+        )
+        self._on_done([rejection.event for rejection in rejected])
+
+    def _finish(self, done: list[Event]) -> None:
+        if not done:
+            return
+        self._metrics.events_shipped.add({}, len(done))
+        self._metrics.bytes_shipped.add({}, sum(event.end - event.offset for event in done))
+        self._on_done(done)
+
+    def _observe(self, started: float, outcome: str) -> None:
+        self._metrics.bulk_seconds.observe({}, time.perf_counter() - started)
+        self._metrics.bulk_requests.inc({"outcome": outcome})
+
+    def _set_up(self, up: bool) -> None:
+        was = self._metrics.elasticsearch_up.get({})
+        self._metrics.elasticsearch_up.set({}, 1 if up else 0)
+        if up and was == 0:
+            log.info("Elasticsearch reachable")
+
+
+def _action(event: Event) -> bytes:
+    return (
+        b'{"create":{"_index":"'
+        + event.index.encode()
+        + b'","_id":"'
+        + event.doc_id.encode()
+        + b'"}}\n'
+        + event.source
+        + b"\n"
+    )
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,47 @@
+"""``jarvis-shipper``: run the log-shipping sidecar until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from shipper.json_logging import configure_logging
+from shipper.pipeline import Pipeline
+from shipper.settings import ShipperSettings, load_settings
+
+log = logging.getLogger("shipper.cli")
+
+
+async def serve(settings: ShipperSettings) -> None:
+    """Ship until a stop signal, then flush (bounded) and save the registry."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    # The sink owns retries (only failed items, forever); the client must not add its own.
+    client = settings.elasticsearch.create_client(
+        max_retries=0, retry_on_timeout=False, retry_on_status=()
+    )
+    try:
+        await Pipeline(settings, client).run(stop)
+    finally:
+        await client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit status."""
+    try:
+        settings = load_settings(argv)
+    except ValueError as error:
+        print(f"jarvis-shipper: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except Exception:
+        log.exception("jarvis-shipper crashed")
+        return 1
+    return 0

@@ -1,0 +1,63 @@
+"""The ``jarvis-logs`` index template: how every daily ``jarvis-logs-*`` index is mapped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+
+from shipper.elastic import INDEX_PATTERN
+
+TEMPLATE_NAME = "jarvis-logs"
+
+_KEYWORDS = (
+    "request_id user_id level logger action route method stage transport client module "
+    "function tags trace_id span_id service direction error exc_type"
+).split()
+_LONGS = "status line bytes close_code message_length response_length".split()
+_DOUBLES = "timestamp duration_ms llm_seconds".split()
+
+
+def template_mappings() -> dict[str, Any]:
+    """The mappings of the contract; other strings become keywords (ignore_above 1024)."""
+    properties: dict[str, Any] = {
+        "@timestamp": {"type": "date"},
+        "message": {
+            "type": "text",
+            "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}},
+        },
+        "traceback": {"type": "text"},
+        "exc_message": {"type": "text"},
+        "log": {
+            "properties": {
+                "file": {"properties": {"path": {"type": "keyword"}}},
+                "offset": {"type": "long"},
+            }
+        },
+        "host": {"properties": {"name": {"type": "keyword"}}},
+    }
+    properties.update({name: {"type": "keyword"} for name in _KEYWORDS})
+    properties.update({name: {"type": "long"} for name in _LONGS})
+    properties.update({name: {"type": "double"} for name in _DOUBLES})
+    return {
+        "dynamic_templates": [
+            {
+                "strings_as_keywords": {
+                    "match_mapping_type": "string",
+                    "mapping": {"type": "keyword", "ignore_above": 1024},
+                }
+            }
+        ],
+        "properties": properties,
+    }
+
+
+async def install_template(client: AsyncElasticsearch) -> None:
+    """Create or replace the template; indices created afterwards use it."""
+    await client.indices.put_index_template(
+        name=TEMPLATE_NAME,
+        index_patterns=[INDEX_PATTERN],
+        priority=100,
+        template={"mappings": template_mappings()},
+        meta={"managed_by": "jarvis-shipper"},
+    )

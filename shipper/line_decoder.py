@@ -1,0 +1,78 @@
+"""Cuts a byte stream into lines, remembering where each line starts and ends.
+
+A line is only produced once its newline has been read: a half-written last line
+waits in the decoder, so it is never shipped in two pieces. Memory is bounded by
+``max_line_bytes``: the rest of an overlong line is dropped as it is read, and the line
+is marked truncated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    start: int
+    end: int
+    data: bytes
+    truncated: bool
+
+
+class LineDecoder:
+    def __init__(self, offset: int, max_line_bytes: int) -> None:
+        self.position = offset
+        self._max = max_line_bytes
+        self._line_start = offset
+        self._buffer = bytearray()
+        self._cut = False
+
+    @property
+    def partial_bytes(self) -> int:
+        """Bytes read after the last newline (a line still being written)."""
+        return self.position - self._line_start
+
+    def feed(self, chunk: bytes) -> list[Line]:
+        """Take the next bytes of the file; return the lines they complete, in order."""
+        lines: list[Line] = []
+        base = self.position
+        pos = 0
+        size = len(chunk)
+        while pos < size:
+            newline = chunk.find(b"\n", pos)
+            if newline < 0:
+                self._keep(chunk[pos:])
+                break
+            if not self._buffer and not self._cut and newline - pos <= self._max:
+                data = chunk[pos:newline]
+            else:
+                self._keep(chunk[pos:newline])
+                data = bytes(self._buffer)
+            end = base + newline + 1
+            lines.append(self._line(data, end))
+            pos = newline + 1
+        self.position = base + size
+        return lines
+
+    def flush(self) -> Line | None:
+        """The unterminated last line of a file that will not grow any more, if any."""
+        if self.partial_bytes == 0:
+            return None
+        return self._line(bytes(self._buffer), self.position)
+
+    def _keep(self, piece: bytes) -> None:
+        room = self._max - len(self._buffer)
+        if len(piece) > room:
+            self._buffer += piece[: max(room, 0)]
+            self._cut = True
+        else:
+            self._buffer += piece
+
+    def _line(self, data: bytes, end: int) -> Line:
+        if data.endswith(b"\r"):
+            data = data[:-1]
+        line = Line(self._line_start, end, data, self._cut)
+        self._line_start = end
+        self._buffer.clear()
+        self._cut = False
+        return line

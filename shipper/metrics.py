@@ -1,0 +1,100 @@
+"""jarvis-shipper's own Prometheus metrics, named exactly as the contract names them.
+
+The registry is injected (a fresh one per shipper, per test). Every series exists from
+the first scrape, at zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aioprometheus import Counter, Gauge, Histogram, Registry
+
+BULK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BULK_OUTCOMES = ("ok", "partial", "error")
+
+
+@dataclass(frozen=True)
+class ShipperMetrics:
+    registry: Registry
+    events_read: Counter
+    events_shipped: Counter
+    events_retried: Counter
+    events_dead_lettered: Counter
+    bytes_read: Counter
+    bytes_shipped: Counter
+    bulk_seconds: Histogram
+    bulk_requests: Counter
+    lag_bytes: Gauge
+    lag_seconds: Gauge
+    elasticsearch_up: Gauge
+    files_held_back: Gauge
+    queue_events: Gauge
+    files_rotated: Counter
+
+    @classmethod
+    def create(cls, registry: Registry | None = None) -> ShipperMetrics:
+        """Define every family on ``registry`` (a new one by default), all at zero."""
+        registry = registry or Registry()
+
+        def counter(name: str, text: str) -> Counter:
+            return Counter(name, text, registry=registry)
+
+        def gauge(name: str, text: str) -> Gauge:
+            return Gauge(name, text, registry=registry)
+
+        m = cls(
+            registry=registry,
+            events_read=counter("shipper_events_read_total", "Lines read from the log files"),
+            events_shipped=counter(
+                "shipper_events_shipped_total", "Events acknowledged by Elasticsearch"
+            ),
+            events_retried=counter(
+                "shipper_events_retried_total", "Events sent again after a retryable failure"
+            ),
+            events_dead_lettered=counter(
+                "shipper_events_dead_lettered_total", "Events Elasticsearch will never accept"
+            ),
+            bytes_read=counter("shipper_bytes_read_total", "Bytes read from the log files"),
+            bytes_shipped=counter(
+                "shipper_bytes_shipped_total", "Bytes of lines acknowledged by Elasticsearch"
+            ),
+            bulk_seconds=Histogram(
+                "shipper_bulk_seconds",
+                "Duration of _bulk requests",
+                registry=registry,
+                buckets=BULK_BUCKETS,
+            ),
+            bulk_requests=counter("shipper_bulk_requests_total", "_bulk requests by outcome"),
+            lag_bytes=gauge(
+                "shipper_lag_bytes", "Bytes written to the files, not yet acknowledged"
+            ),
+            lag_seconds=gauge(
+                "shipper_lag_seconds", "Age of the oldest unacknowledged event (0 when caught up)"
+            ),
+            elasticsearch_up=gauge(
+                "shipper_elasticsearch_up", "1 when the last request reached Elasticsearch"
+            ),
+            files_held_back=gauge(
+                "shipper_files_held_back",
+                "Rotated files kept uncompressed or undeleted: not fully acknowledged",
+            ),
+            queue_events=gauge("shipper_queue_events", "Events waiting in the shipper's queues"),
+            files_rotated=counter("shipper_files_rotated_total", "Live files rotated by size"),
+        )
+        for plain in (
+            m.events_read,
+            m.events_shipped,
+            m.events_retried,
+            m.events_dead_lettered,
+            m.bytes_read,
+            m.bytes_shipped,
+            m.files_rotated,
+        ):
+            plain.add({}, 0)
+        for outcome in BULK_OUTCOMES:
+            m.bulk_requests.add({"outcome": outcome}, 0)
+        for level in (m.lag_bytes, m.lag_seconds, m.files_held_back, m.queue_events):
+            level.set({}, 0)
+        m.elasticsearch_up.set({}, 0)
+        return m

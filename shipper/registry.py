@@ -1,0 +1,95 @@
+"""The registry: per file (by fingerprint), the offset up to which Elasticsearch has
+acknowledged every line. It is what a restarted shipper resumes from.
+
+Saved atomically (temp file, fsync, rename, fsync of the directory) in an executor,
+so a crash leaves either the old or the new registry, never a torn one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from shipper.file_progress import FileProgress
+
+FORMAT_VERSION = 1
+
+
+class FileRegistry:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._files: dict[str, FileProgress] = {}
+        self._save_lock = asyncio.Lock()
+
+    def __iter__(self) -> Iterator[FileProgress]:
+        return iter(list(self._files.values()))
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def get(self, fingerprint: str) -> FileProgress | None:
+        return self._files.get(fingerprint)
+
+    def get_or_create(self, fingerprint: str, path: str) -> FileProgress:
+        """The progress of the file with ``fingerprint``; a new file starts at offset 0."""
+        progress = self._files.get(fingerprint)
+        if progress is None:
+            progress = self._files[fingerprint] = FileProgress(fingerprint, path)
+        return progress
+
+    def forget(self, fingerprint: str) -> None:
+        self._files.pop(fingerprint, None)
+
+    async def load(self) -> None:
+        """Read the saved registry (a missing file means a first start)."""
+        loop = asyncio.get_running_loop()
+        raw = await loop.run_in_executor(None, self._read)
+        if raw is None:
+            return
+        document = orjson.loads(raw)
+        for fingerprint, entry in document.get("files", {}).items():
+            self._files[fingerprint] = FileProgress(
+                fingerprint,
+                str(entry["path"]),
+                acked=int(entry["offset"]),
+                size=int(entry.get("size", 0)),
+            )
+
+    async def save(self) -> None:
+        """Write the acknowledged offsets durably; concurrent calls are serialised."""
+        document = {
+            "version": FORMAT_VERSION,
+            "saved_at": time.time(),
+            "files": {
+                p.fingerprint: {"path": p.path, "offset": p.acked, "size": p.size}
+                for p in self._files.values()
+            },
+        }
+        data = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+        async with self._save_lock:
+            await asyncio.get_running_loop().run_in_executor(None, self._write, data)
+
+    def _read(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _write(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_name(self.path.name + ".tmp")
+        with open(temp, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)

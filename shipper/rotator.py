@@ -1,0 +1,136 @@
+"""Rotation by size, compression, and retention of the backups (in place of logrotate).
+
+The live file is renamed to ``.1`` (older backups shift up by one); the server reopens
+its path when it is moved, and the tailer reads the renamed file to its end, so no line
+is lost or split. Data guarantee: a backup is compressed, and a backup past ``keep`` is
+deleted, only once Elasticsearch has acknowledged every line of it; until then it is
+held back, counted in ``shipper_files_held_back`` and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import os
+import shutil
+from collections.abc import Callable
+
+from shipper.file_identity import fingerprint_path
+from shipper.file_sources import Backup, backups_of, base_paths, live_paths
+from shipper.metrics import ShipperMetrics
+from shipper.registry import FileRegistry
+
+log = logging.getLogger("shipper.rotator")
+
+
+class Rotator:
+    def __init__(
+        self,
+        pattern: str,
+        registry: FileRegistry,
+        settled: Callable[[str], bool],
+        metrics: ShipperMetrics,
+        *,
+        rotate_size: int,
+        keep: int,
+        interval: float,
+    ) -> None:
+        self._pattern = pattern
+        self._registry = registry
+        self._settled = settled
+        self._metrics = metrics
+        self._rotate_size = rotate_size
+        self._keep = keep
+        self._interval = interval
+        self._held_back = 0
+
+    @property
+    def held_back(self) -> int:
+        """Backups kept uncompressed or undeleted at the last check."""
+        return self._held_back
+
+    async def run(self) -> None:
+        """Check sizes and backups forever (until cancelled)."""
+        while True:
+            await self.check_once()
+            await asyncio.sleep(self._interval)
+
+    async def check_once(self) -> None:
+        """Rotate every live file over the size limit, then compress and prune backups."""
+        loop = asyncio.get_running_loop()
+        for path in await loop.run_in_executor(None, live_paths, self._pattern):
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                continue
+            if size < self._rotate_size:
+                continue
+            if await loop.run_in_executor(None, _rotate, path):
+                self._metrics.files_rotated.inc({})
+                log.info("rotated", extra={"path": path, "size": size})
+            else:
+                log.error("cannot rotate: backup .1 is in the way", extra={"path": path})
+        held = 0
+        for base in await loop.run_in_executor(None, base_paths, self._pattern):
+            held += await self._tidy(base)
+        if held != self._held_back:
+            level = logging.WARNING if held > self._held_back else logging.INFO
+            log.log(
+                level,
+                "rotated files held back until Elasticsearch acknowledges them",
+                extra={"files_held_back": held},
+            )
+        self._held_back = held
+        self._metrics.files_held_back.set({}, held)
+
+    async def _tidy(self, base: str) -> int:
+        """Compress settled backups, delete compressed ones past ``keep``; count held ones."""
+        loop = asyncio.get_running_loop()
+        held = 0
+        for backup in await loop.run_in_executor(None, backups_of, base):
+            if backup.compressed:
+                if backup.index > self._keep:
+                    await loop.run_in_executor(None, _remove, backup.path)
+                continue
+            fingerprint = await loop.run_in_executor(None, fingerprint_path, backup.path)
+            if fingerprint is None or not self._settled(fingerprint):
+                held += 1
+                continue
+            if backup.index > self._keep:
+                await loop.run_in_executor(None, _remove, backup.path)
+            else:
+                await loop.run_in_executor(None, _compress, backup)
+            # Its lines are all stored: the registry need not remember this file any more.
+            self._registry.forget(fingerprint)
+        return held
+
+
+def _rotate(path: str) -> bool:
+    for backup in reversed(backups_of(path)):
+        target = f"{path}.{backup.index + 1}" + (".gz" if backup.compressed else "")
+        if not os.path.exists(target):
+            os.rename(backup.path, target)
+    first = f"{path}.1"
+    if os.path.exists(first):
+        return False
+    os.rename(path, first)
+    return True
+
+
+def _compress(backup: Backup) -> None:
+    target = backup.path + ".gz"
+    temp = target + ".tmp"
+    with open(backup.path, "rb") as source, gzip.open(temp, "wb", compresslevel=6) as sink:
+        shutil.copyfileobj(source, sink, 1024 * 1024)
+    with open(temp, "rb+") as written:
+        os.fsync(written.fileno())
+    os.replace(temp, target)
+    os.remove(backup.path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

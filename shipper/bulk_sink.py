@@ -74,10 +74,11 @@ class BulkSink:
             except (TransportError, ApiError) as error:
                 self._set_up(isinstance(error, ApiError) and not is_retryable(error.status_code))
                 delay = self._retry.delay(attempt)
-                log.warning(
-                    "index template not installed, retrying",
-                    extra={"error": _describe(error), "retry_in_s": round(delay, 3)},
-                )
+                if attempt % 10 == 0:
+                    log.warning(
+                        "index template not installed, retrying",
+                        extra={"error": _describe(error), "attempt": attempt + 1},
+                    )
                 await asyncio.sleep(delay)
                 attempt += 1
             else:

@@ -1,0 +1,39 @@
+"""FileProgress: the acknowledged offset only moves over a contiguous acknowledged prefix."""
+
+from shipper.file_progress import FileProgress
+
+
+def make_progress_with_three_lines() -> FileProgress:
+    progress = FileProgress("fp", "app.jsonl", size=30)
+    for start in (0, 10, 20):
+        progress.track(start, start + 10)
+    return progress
+
+
+def test_out_of_order_acknowledgements_wait_for_the_earlier_lines() -> None:
+    progress = make_progress_with_three_lines()
+    assert not progress.acknowledge(20)
+    assert not progress.acknowledge(10)
+    assert progress.acked == 0
+    assert progress.acknowledge(0)
+    assert progress.acked == 30 and progress.complete
+
+
+def test_an_unacknowledged_line_holds_back_everything_after_it() -> None:
+    progress = make_progress_with_three_lines()
+    progress.acknowledge(0)
+    progress.acknowledge(20)
+    assert progress.acked == 10
+    assert progress.pending == 2 and not progress.complete
+    assert progress.lag_bytes == 20
+
+
+def test_skipped_empty_lines_ride_with_the_line_before() -> None:
+    progress = FileProgress("fp", "app.jsonl", size=13)
+    progress.skip(0, 1)
+    assert progress.acked == 1
+    progress.track(1, 12)
+    progress.skip(12, 13)
+    assert progress.acked == 1
+    progress.acknowledge(1)
+    assert progress.acked == 13

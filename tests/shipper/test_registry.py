@@ -1,0 +1,28 @@
+"""FileRegistry: saved atomically, reloaded at the acknowledged offsets."""
+
+from pathlib import Path
+
+from shipper.registry import FileRegistry
+
+
+async def test_a_saved_registry_reloads_with_acknowledged_offsets_only(tmp_path: Path) -> None:
+    registry = FileRegistry(tmp_path / "state" / "registry.json")
+    progress = registry.get_or_create("abc", "/logs/app.jsonl")
+    progress.size = 300
+    progress.track(0, 100)
+    progress.track(100, 200)
+    progress.acknowledge(0)
+    await registry.save()
+
+    reloaded = FileRegistry(tmp_path / "state" / "registry.json")
+    await reloaded.load()
+    again = reloaded.get("abc")
+    assert again is not None
+    assert (again.path, again.acked, again.read, again.size) == ("/logs/app.jsonl", 100, 100, 300)
+    assert not (tmp_path / "state" / "registry.json.tmp").exists()
+
+
+async def test_a_missing_registry_is_a_first_start(tmp_path: Path) -> None:
+    registry = FileRegistry(tmp_path / "registry.json")
+    await registry.load()
+    assert len(registry) == 0

@@ -15,9 +15,13 @@ from jarvis.settings import Settings
 async def start_with_ollama(jarvis_server, fake_ollama, **overrides):
     """The server, talking to the loopback fake Ollama through the real Ollama client."""
     settings = dataclasses.replace(
-        Settings(), llm_provider="ollama", ollama_url=fake_ollama.url, ollama_model="llama3.2:latest",
-        ollama_read_timeout=1.0, ollama_total_timeout=2.0,
-    )  # fmt: skip
+        Settings(),
+        llm_provider="ollama",
+        ollama_url=fake_ollama.url,
+        ollama_model="llama3.2:latest",
+        ollama_read_timeout=1.0,
+        ollama_total_timeout=2.0,
+    )
     return await jarvis_server(llm=create_llm_client(settings), **overrides)
 
 

@@ -1,0 +1,116 @@
+package jarvis.esdev;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.elasticsearch.common.logging.LogConfigurator;
+import org.elasticsearch.common.settings.Settings;
+import org.elasticsearch.env.Environment;
+import org.elasticsearch.http.HttpServerTransport;
+import org.elasticsearch.node.ClasspathPluginsNode;
+import org.elasticsearch.node.InternalSettingsPreparer;
+import org.elasticsearch.node.Node;
+import org.elasticsearch.transport.netty4.Netty4Plugin;
+
+/**
+ * A single-node Elasticsearch cluster for tests and local development, built from the artifacts
+ * Elastic publishes on Maven Central: the server, its test framework (for its classpath plugin
+ * loader) and the Netty 4 HTTP/transport module. The REST API it serves is the real engine's.
+ *
+ * <p>Usage: {@code DevElasticsearchNode --port 9200 --data .es-data [--host 127.0.0.1]}. Prints
+ * {@code ELASTICSEARCH READY http://HOST:PORT} on stdout once it accepts requests, and stops
+ * cleanly on SIGTERM/SIGINT (data is flushed, so a restart on the same directory finds it again).
+ */
+public final class DevElasticsearchNode {
+
+    /** The line a supervisor waits for; the URL follows it. */
+    public static final String READY_PREFIX = "ELASTICSEARCH READY ";
+
+    private DevElasticsearchNode() {}
+
+    public static void main(String[] args) throws Exception {
+        String host = "127.0.0.1";
+        String port = "9200";
+        Path data = null;
+        for (int i = 0; i < args.length; i++) {
+            String value = i + 1 < args.length ? args[i + 1] : null;
+            switch (args[i]) {
+                case "--host" -> host = require(args[i], value);
+                case "--port" -> port = require(args[i], value);
+                case "--data" -> data = Path.of(require(args[i], value));
+                default -> usage("unknown argument " + args[i]);
+            }
+            i++;
+        }
+        if (data == null) {
+            usage("--data is required");
+        }
+        Path home = data.toAbsolutePath().normalize();
+        Files.createDirectories(home.resolve("config"));
+
+        Settings settings = Settings.builder()
+            .put("path.home", home.toString())
+            .put("path.data", home.resolve("data").toString())
+            .put("path.logs", home.resolve("logs").toString())
+            .put("cluster.name", "jarvis-dev")
+            .put("node.name", "jarvis-dev")
+            .put("discovery.type", "single-node")
+            .put("network.host", host)
+            .put("http.port", port)
+            // The transport port only serves node-to-node traffic: any free one will do, which
+            // lets several dev nodes run side by side.
+            .put("transport.port", "0")
+            // Tests wipe jarvis-logs-* between runs; a wildcard delete is refused by default.
+            .put("action.destructive_requires_name", false)
+            // A full shared disk must not flip test indices to read-only.
+            .put("cluster.routing.allocation.disk.threshold_enabled", false)
+            .build();
+
+        LogConfigurator.configureWithoutConfig(settings);
+        Environment environment = InternalSettingsPreparer.prepareEnvironment(
+            settings, Map.of(), null, () -> "jarvis-dev");
+        Node node = new ClasspathPluginsNode(environment, List.of(Netty4Plugin.class, RootInfoPlugin.class));
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                node.close();
+                node.awaitClose(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                e.printStackTrace();
+            } finally {
+                stopped.countDown();
+            }
+        }, "jarvis-dev-shutdown"));
+
+        try {
+            node.start();
+        } catch (Exception e) {
+            // A taken port, for one: say so and exit, the shutdown hook closes what had started.
+            e.printStackTrace();
+            System.exit(1);
+        }
+        HttpServerTransport http = node.injector().getInstance(HttpServerTransport.class);
+        var address = http.boundAddress().publishAddress();
+        System.out.println(READY_PREFIX + "http://" + address.getAddress() + ":" + address.getPort());
+        System.out.flush();
+        // Elasticsearch's own launcher also keeps a non-daemon thread for this: its pools are daemons.
+        stopped.await();
+    }
+
+    private static String require(String flag, String value) {
+        if (value == null) {
+            usage(flag + " needs a value");
+        }
+        return value;
+    }
+
+    private static void usage(String problem) {
+        System.err.println(problem);
+        System.err.println("usage: DevElasticsearchNode --port PORT --data DIR [--host 127.0.0.1]");
+        System.exit(2);
+    }
+}

@@ -112,6 +112,8 @@ def load_settings(
     for name, *_rest in _OPTIONS:
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
+    # Absolute, so that ``log.file.path`` in Elasticsearch names the file unambiguously.
+    values["path"] = os.path.abspath(str(values.get("path", ShipperSettings.path)))
     values["elasticsearch"] = ElasticsearchSettings.from_env(env, url=args.es_url)
     settings = ShipperSettings(**values)  # type: ignore[arg-type]
     _validate(settings)

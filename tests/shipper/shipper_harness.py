@@ -1,0 +1,199 @@
+"""Runs ``python -m shipper`` as a real subprocess and reads back what reached Elasticsearch."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import gzip
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+from elasticsearch import AsyncElasticsearch
+
+from shipper.elastic import INDEX_PATTERN
+
+HERE = Path(__file__).parent
+FAST_OPTIONS = {
+    "--poll-interval": "0.05",
+    "--flush-interval": "0.2",
+    "--close-inactive": "0.5",
+    "--retry-initial": "0.05",
+    "--retry-max": "0.5",
+    "--shutdown-timeout": "5",
+}
+
+
+@dataclass
+class ShipperProcess:
+    log_path: Path
+    state_dir: Path
+    es_url: str
+    options: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.state_dir.parent / f"shipper-stderr-{self.starts}.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "shipper", "--path", str(self.log_path)]
+        command += ["--state-dir", str(self.state_dir), "--metrics-port", "0"]
+        command += ["--elasticsearch-url", self.es_url]
+        for option, value in {**FAST_OPTIONS, **self.options}.items():
+            command += [option, value]
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(command, stderr=stderr, stdout=subprocess.DEVNULL)
+
+    def own_logs(self) -> list[dict[str, object]]:
+        """The shipper's JSON log lines (stderr) of its latest start."""
+        if not self.stderr_path.exists():
+            return []
+        lines = []
+        for raw in self.stderr_path.read_bytes().splitlines():
+            try:
+                lines.append(orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                lines.append({"message": raw.decode(errors="replace")})
+        return lines
+
+    async def status_port(self, timeout: float = 30.0) -> int:
+        for _ in range(int(timeout / 0.05)):
+            for entry in self.own_logs():
+                if "status_port" in entry:
+                    return int(entry["status_port"])  # type: ignore[call-overload]
+            assert self.process is not None and self.process.poll() is None, self.own_logs()
+            await asyncio.sleep(0.05)
+        raise AssertionError("the shipper never reported its status port")
+
+    async def metrics(self) -> dict[str, float]:
+        """Current values of the un-labelled series, and ``name{labels}`` of the others."""
+        port = await self.status_port()
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                text = await response.text()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+    def kill(self) -> None:
+        """``kill -9``: no flush, no registry save."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    async def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        for _ in range(int(timeout / 0.05)):
+            if self.process.poll() is not None:
+                return self.process.returncode
+            await asyncio.sleep(0.05)
+        self.process.kill()
+        raise AssertionError("the shipper did not stop on SIGTERM")
+
+    async def wait_until_caught_up(self, expected_shipped: int, timeout: float = 120.0) -> None:
+        """Until every line it read is acknowledged and at least ``expected_shipped`` were."""
+        metrics: dict[str, float] = {}
+        for _ in range(int(timeout / 0.2)):
+            metrics = await self.metrics()
+            done = metrics["shipper_events_shipped_total"] + metrics[
+                "shipper_events_dead_lettered_total"
+            ]
+            if done >= expected_shipped and metrics["shipper_lag_bytes"] == 0:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"shipper not caught up: {metrics}")
+
+
+def markers_on_disk(directory: Path, prefix: str = "app.jsonl") -> list[str]:
+    """Every ``marker`` in the log files and backups (plain or gzip) in ``directory``."""
+    found = []
+    for path in sorted(directory.glob(prefix + "*")):
+        if path.name.endswith(".tmp"):
+            continue
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        for raw in data.splitlines():
+            if raw.strip():
+                found.append(orjson.loads(raw)["marker"])
+    return found
+
+
+async def markers_in_elasticsearch(client: AsyncElasticsearch) -> collections.Counter[str]:
+    """How many documents carry each ``marker`` in every jarvis-logs index."""
+    await client.indices.refresh(index=INDEX_PATTERN)
+    counts: collections.Counter[str] = collections.Counter()
+    after = None
+    while True:
+        composite: dict[str, object] = {
+            "size": 10000,
+            "sources": [{"marker": {"terms": {"field": "marker"}}}],
+        }
+        if after:
+            composite["after"] = after
+        response = await client.search(
+            index=INDEX_PATTERN, size=0, aggregations={"m": {"composite": composite}}
+        )
+        aggregation = response["aggregations"]["m"]
+        for bucket in aggregation["buckets"]:
+            counts[bucket["key"]["marker"]] += bucket["doc_count"]
+        after = aggregation.get("after_key")
+        if not aggregation["buckets"] or not after:
+            return counts
+
+
+async def run_writer(
+    path: Path, count: int, prefix: str, *extra: str
+) -> asyncio.subprocess.Process:
+    """Start ``log_writer.py`` writing ``count`` lines to ``path`` as fast as it can."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "log_writer.py"), str(path), str(count), prefix, *extra,
+        env={**os.environ},
+    )
+
+
+def assert_exactly_once(stored: collections.Counter[str], written: list[str]) -> None:
+    """Every line written is stored once: none missing, none twice, nothing else."""
+    duplicated = {marker: n for marker, n in stored.items() if n != 1}
+    assert not duplicated, f"{len(duplicated)} markers stored more than once"
+    missing = set(written) - set(stored)
+    assert not missing, f"{len(missing)} of {len(written)} lines never reached Elasticsearch"
+    extra = set(stored) - set(written)
+    assert not extra, f"{len(extra)} unexpected documents"
+    assert len(written) == len(set(written))
+
+
+@pytest.fixture
+def shippers(tmp_path: Path, es_url: str) -> Iterator[Callable[..., ShipperProcess]]:
+    """Builds shipper processes over ``<tmp>/app.jsonl``; none outlives its test."""
+    made: list[ShipperProcess] = []
+
+    def make(**options: str) -> ShipperProcess:
+        shipper = ShipperProcess(
+            tmp_path / "app.jsonl",
+            tmp_path / "state",
+            es_url,
+            {f"--{name.replace('_', '-')}": value for name, value in options.items()},
+        )
+        made.append(shipper)
+        return shipper
+
+    yield make
+    for shipper in made:
+        if shipper.process is not None and shipper.process.poll() is None:
+            shipper.process.kill()
+            shipper.process.wait(10)

@@ -30,7 +30,7 @@ def render_stats(report: StatsReport, *, colour: bool) -> Iterator[str]:
     busiest = max((hour.messages for hour in hours), default=0)
     for hour in hours:
         bar = "█" * round(_BAR_WIDTH * hour.messages / busiest) if busiest else ""
-        yield f"  {hour.hour}  {hour.messages:>7}  {bar}"
+        yield f"  {hour.hour}  {hour.messages:>7}  {bar}".rstrip()
     yield ""
     transports = sorted(report.active_users_by_transport.items())
     by_transport = ", ".join(f"{safe_text(name)} {count}" for name, count in transports)

@@ -95,13 +95,14 @@ def format_instant(epoch: float | None) -> str:
 
 def format_gap(seconds: float) -> str:
     """A short human duration: ``+850µs``, ``+12.3ms``, ``+1.204s``, ``+2m03s``."""
-    if seconds < 0.001:
-        return f"+{seconds * 1_000_000:.0f}µs"
-    if seconds < 1:
-        return f"+{seconds * 1000:.1f}ms"
-    if seconds < 60:
-        return f"+{seconds:.3f}s"
-    minutes, rest = divmod(int(seconds), 60)
+    micros = round(seconds * 1_000_000)
+    if micros < 1000:
+        return f"+{micros}µs"
+    if micros < 1_000_000:
+        return f"+{micros / 1000:.1f}ms"
+    if micros < 60_000_000:
+        return f"+{micros / 1_000_000:.3f}s"
+    minutes, rest = divmod(round(seconds), 60)
     return f"+{minutes}m{rest:02d}s"
 
 
@@ -110,7 +111,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, str):
         text = value if value and not re.search(r"[\s\"=]", value) else orjson.dumps(value).decode()
     elif isinstance(value, float):
-        text = f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.1f}"
+        text = f"{value:.3f}".rstrip("0").rstrip(".")
     elif isinstance(value, bool | int) or value is None:
         text = orjson.dumps(value).decode()
     else:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
-from aioprometheus.formats.text import TextFormatter
 
 from jarvis.app_keys import METRICS
+from jarvis.metrics_exposition import CONTENT_TYPE, render_text
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[METRICS].registry
-    formatter = TextFormatter()
-    blocks = []
-    for collector in registry.get_all():
-        blocks.append(formatter.marshall_collector(collector))
-        # Give other requests a turn between metric families, so a registry with many
-        # label sets cannot hold the loop for the whole render (aioprometheus issue 98).
-        await asyncio.sleep(0)
-    body = "\n".join(sorted(blocks)) + "\n"
-    return web.Response(
-        body=body.encode(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
-    )
+    body = await render_text(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -132,3 +132,21 @@ async def test_metrics_render_with_thousands_of_label_sets_stays_valid(jarvis_se
     assert (
         len(re.findall(r"http_request_duration_seconds_count\{[^}]*route=\"/r\d+\"", text)) == 5000
     )
+
+
+async def test_the_exposition_passes_promtool_and_escapes_label_values(jarvis_server, tmp_path):
+    server = await jarvis_server()
+    server.metrics.http_requests_total.inc({"method": "GET", "route": 'a"b\\c\nd', "status": "200"})
+    async with server.session.post(
+        server.url + "/chat", json={"message": "test", "user_id": "enzo"}
+    ):
+        pass
+    text = await server.metrics_text()
+    assert 'route="a\\"b\\\\c\\nd"' in text
+    promtool = await asyncio.create_subprocess_exec(
+        "promtool", "check", "metrics",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await promtool.communicate(text.encode())
+    assert promtool.returncode == 0, out.decode()

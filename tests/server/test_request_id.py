@@ -85,6 +85,9 @@ async def test_a_newline_in_the_header_cannot_forge_a_log_line(jarvis_server):
     await server.wait_for_log(lambda line: line.get("route") == "/health")
     for line in server.logs():
         assert line.get("message") != "forged"
+    refused = next(line for line in server.logs() if line.get("action") == "bad_http_request")
+    assert refused["level"] == "WARNING", "client garbage is not a server error"
+    assert "traceback" not in refused
 
 
 async def test_a_custom_header_name_is_honoured(jarvis_server):

@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
+        # Whatever went wrong, a user gets one line they can report, never a traceback.
         return _fail(2, f"unexpected error: {type(error).__name__}: {error}")
     colour = wants_colour(sys.stdout, disabled=args.no_color, environ=os.environ)
     emit(_lines(result, args.json, colour), page=wants_pager(sys.stdout, disabled=args.no_pager))
@@ -85,8 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(status: int, message: str) -> int:
-    print(f"{PROGRAM}: {safe_text(message)}", file=sys.stderr)
+    _tell(message)
     return status
+
+
+def _tell(message: str) -> None:
+    print(f"{PROGRAM}: {safe_text(message)}", file=sys.stderr)
 
 
 def _wanted(args: argparse.Namespace) -> EventsWanted | StatsWanted:
@@ -152,9 +157,9 @@ async def _fetch(
         events = await files.find(wanted.event_filter, latest=wanted.latest)
         place = files.place
         if files.report.lines_skipped:
-            _fail(0, f"note: skipped {files.report.lines_skipped} lines that are not JSON objects")
+            _tell(f"note: skipped {files.report.lines_skipped} lines that are not JSON objects")
         for path in files.report.damaged_files:
-            _fail(0, f"note: {path} ends early (damaged, or still being compressed)")
+            _tell(f"note: {path} ends early (damaged, or still being compressed)")
     else:
         source = ElasticsearchEventSource(settings, index=args.index, page_size=args.page_size)
         async with source:

@@ -14,7 +14,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip())
     if match is None or int(match.group(1)) == 0:
         raise ValueError(f"{text!r} is not a duration such as 30m, 1h or 2d")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 def parse_time_bound(text: str, now: datetime) -> datetime:
@@ -23,9 +26,14 @@ def parse_time_bound(text: str, now: datetime) -> datetime:
     Raises ``ValueError`` with a message a user can act on when it is neither.
     """
     try:
-        return now - parse_duration(text)
+        duration = parse_duration(text)
     except ValueError:
         pass
+    else:
+        try:
+            return now - duration
+        except OverflowError:
+            raise ValueError(f"{text!r} reaches before year 1") from None
     try:
         instant = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -69,9 +69,15 @@ def _key_of(item: tuple[_Key, Event]) -> _Key:
 
 
 def _oldest_first(pattern: str) -> list[str]:
-    paths = [path for path in glob.glob(pattern) if os.path.isfile(path)]
+    dated: list[tuple[float, str]] = []
+    for path in glob.glob(pattern):
+        try:
+            if os.path.isfile(path):
+                dated.append((os.path.getmtime(path), path))
+        except FileNotFoundError:
+            continue  # rotated away while listing
     # Rotated backups were last written before the live file; the name breaks ties.
-    return sorted(paths, key=lambda path: (os.path.getmtime(path), path))
+    return [path for _, path in sorted(dated)]
 
 
 def _scan(

@@ -1,4 +1,5 @@
 """Fixtures shared by the whole suite. Each fixture module lives in tests/support/."""
 
+from support.elasticsearch_node import elasticsearch_node, es_client, es_url  # noqa: F401
 from support.fake_ollama import fake_ollama  # noqa: F401
 from support.jarvis_server import jarvis_server  # noqa: F401

@@ -69,7 +69,10 @@ def main() -> None:
             os.close(fd)
             fd = open_log(args.path)
         size = min(args.batch, args.count - written)
-        os.write(fd, b"".join(seed_line(f"{args.prefix}-{written + i}", written + i) for i in range(size)))
+        os.write(
+            fd,
+            b"".join(seed_line(f"{args.prefix}-{written + i}", written + i) for i in range(size)),
+        )
         written += size
         if args.pause_every and written % args.pause_every == 0:
             time.sleep(args.pause)

@@ -9,13 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import orjson
-import pytest
 from elasticsearch import AsyncElasticsearch
 
 from shipper.elastic import INDEX_PATTERN
@@ -111,13 +110,19 @@ class ShipperProcess:
         metrics: dict[str, float] = {}
         for _ in range(int(timeout / 0.2)):
             metrics = await self.metrics()
-            done = metrics["shipper_events_shipped_total"] + metrics[
-                "shipper_events_dead_lettered_total"
-            ]
+            done = (
+                metrics["shipper_events_shipped_total"]
+                + metrics["shipper_events_dead_lettered_total"]
+            )
             if done >= expected_shipped and metrics["shipper_lag_bytes"] == 0:
                 return
             await asyncio.sleep(0.2)
         raise AssertionError(f"shipper not caught up: {metrics}")
+
+
+def backup_names(directory: Path, prefix: str = "app.jsonl") -> list[str]:
+    """Names of the rotated backups of ``prefix`` in ``directory``."""
+    return sorted(p.name for p in directory.glob(prefix + ".*") if not p.name.endswith(".tmp"))
 
 
 def markers_on_disk(directory: Path, prefix: str = "app.jsonl") -> list[str]:
@@ -161,9 +166,32 @@ async def run_writer(
 ) -> asyncio.subprocess.Process:
     """Start ``log_writer.py`` writing ``count`` lines to ``path`` as fast as it can."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "log_writer.py"), str(path), str(count), prefix, *extra,
+        sys.executable,
+        str(HERE / "log_writer.py"),
+        str(path),
+        str(count),
+        prefix,
+        *extra,
         env={**os.environ},
     )
+
+
+def writer_markers(prefix: str, count: int) -> list[str]:
+    """The markers ``log_writer.py`` writes for ``prefix`` and ``count``."""
+    return [f"{prefix}-{n}" for n in range(count)]
+
+
+async def wait_for_metric(
+    shipper: ShipperProcess, name: str, accept: Callable[[float], bool], timeout: float = 120.0
+) -> dict[str, float]:
+    """Poll the shipper's /metrics until ``accept(metrics[name])``; returns all of them."""
+    metrics: dict[str, float] = {}
+    for _ in range(int(timeout / 0.1)):
+        metrics = await shipper.metrics()
+        if accept(metrics[name]):
+            return metrics
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} never reached the expected value: {metrics}")
 
 
 def assert_exactly_once(stored: collections.Counter[str], written: list[str]) -> None:
@@ -175,25 +203,3 @@ def assert_exactly_once(stored: collections.Counter[str], written: list[str]) ->
     extra = set(stored) - set(written)
     assert not extra, f"{len(extra)} unexpected documents"
     assert len(written) == len(set(written))
-
-
-@pytest.fixture
-def shippers(tmp_path: Path, es_url: str) -> Iterator[Callable[..., ShipperProcess]]:
-    """Builds shipper processes over ``<tmp>/app.jsonl``; none outlives its test."""
-    made: list[ShipperProcess] = []
-
-    def make(**options: str) -> ShipperProcess:
-        shipper = ShipperProcess(
-            tmp_path / "app.jsonl",
-            tmp_path / "state",
-            es_url,
-            {f"--{name.replace('_', '-')}": value for name, value in options.items()},
-        )
-        made.append(shipper)
-        return shipper
-
-    yield make
-    for shipper in made:
-        if shipper.process is not None and shipper.process.poll() is None:
-            shipper.process.kill()
-            shipper.process.wait(10)

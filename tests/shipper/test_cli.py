@@ -12,7 +12,6 @@ from shipper_harness import (
     markers_in_elasticsearch,
     markers_on_disk,
     run_writer,
-    shippers,  # noqa: F401 - fixture
 )
 
 

@@ -1,0 +1,31 @@
+"""Fixtures of the shipper tests: shipper processes that never outlive their test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from shipper_harness import ShipperProcess
+
+
+@pytest.fixture
+def shippers(tmp_path: Path, es_url: str) -> Iterator[Callable[..., ShipperProcess]]:
+    """Builds shipper processes over ``<tmp>/app.jsonl``; none outlives its test."""
+    made: list[ShipperProcess] = []
+
+    def make(**options: str) -> ShipperProcess:
+        shipper = ShipperProcess(
+            tmp_path / "app.jsonl",
+            tmp_path / "state",
+            es_url,
+            {f"--{name.replace('_', '-')}": value for name, value in options.items()},
+        )
+        made.append(shipper)
+        return shipper
+
+    yield make
+    for shipper in made:
+        if shipper.process is not None and shipper.process.poll() is None:
+            shipper.process.kill()
+            shipper.process.wait(10)

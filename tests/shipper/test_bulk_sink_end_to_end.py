@@ -1,0 +1,76 @@
+"""BulkSink against a real Elasticsearch: outages are waited out without losing a line or
+compressing one away; items it will never accept go to the dead-letter file, alone."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+from elasticsearch import AsyncElasticsearch
+from shipper_harness import (
+    assert_exactly_once,
+    backup_names,
+    markers_in_elasticsearch,
+    run_writer,
+    wait_for_metric,
+    writer_markers,
+)
+
+
+async def test_elasticsearch_down_while_writing_and_rotating_loses_nothing(
+    tmp_path: Path, es_client: AsyncElasticsearch, elasticsearch_node, shippers
+) -> None:
+    log = tmp_path / "app.jsonl"
+    shipper = shippers(rotate_size="300000", keep="2")
+    shipper.start()
+    before = await run_writer(log, 3_000, "before")
+    assert await before.wait() == 0
+    await shipper.wait_until_caught_up(3_000)
+
+    await asyncio.to_thread(elasticsearch_node.stop)
+    try:
+        # Paced so that the rotator sees the file pass --rotate-size several times.
+        during = await run_writer(log, 12_000, "during", "--pause-every", "1000", "--pause", "0.2")
+        assert await during.wait() == 0
+        down = await wait_for_metric(shipper, "shipper_files_held_back", lambda held: held >= 3)
+        assert down["shipper_elasticsearch_up"] == 0
+        assert down["shipper_lag_bytes"] > 0
+        # Held back: more backups than --keep, uncompressed, none deleted.
+        assert len([name for name in backup_names(tmp_path) if name[-1].isdigit()]) >= 3
+    finally:
+        await asyncio.to_thread(elasticsearch_node.start)
+    await shipper.wait_until_caught_up(15_000, timeout=180)
+    await wait_for_metric(shipper, "shipper_files_held_back", lambda held: held == 0)
+    written = writer_markers("before", 3_000) + writer_markers("during", 12_000)
+    assert_exactly_once(await markers_in_elasticsearch(es_client), written)
+    assert len(backup_names(tmp_path)) <= 2
+    assert any("held back" in str(entry.get("message")) for entry in shipper.own_logs())
+    assert await shipper.stop() == 0
+
+
+async def test_a_mapping_conflict_is_dead_lettered_and_the_rest_delivered(
+    tmp_path: Path, es_client: AsyncElasticsearch, shippers
+) -> None:
+    lines = [{"timestamp": 1705123456.0 + n, "status": 200, "marker": f"ok-{n}"} for n in range(10)]
+    lines.insert(5, {"timestamp": 1705123456.5, "status": "not a number", "marker": "bad"})
+    (tmp_path / "app.jsonl").write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    shipper = shippers()
+    shipper.start()
+    await shipper.wait_until_caught_up(11)
+    metrics = await shipper.metrics()
+    assert metrics["shipper_events_dead_lettered_total"] == 1
+    assert metrics["shipper_events_shipped_total"] == 10
+    assert_exactly_once(await markers_in_elasticsearch(es_client), [f"ok-{n}" for n in range(10)])
+    (record,) = [
+        orjson.loads(raw)
+        for raw in (tmp_path / "state" / "dead-letter.jsonl").read_bytes().splitlines()
+    ]
+    assert record["event"]["marker"] == "bad"
+    assert record["status"] == 400
+    assert "status" in record["reason"]["reason"]
+    assert await shipper.stop() == 0
+    # Dead-lettered counts as done: the registry is past it, a restart ships nothing more.
+    registry = orjson.loads((tmp_path / "state" / "registry.json").read_bytes())
+    (entry,) = registry["files"].values()
+    assert entry["offset"] == (tmp_path / "app.jsonl").stat().st_size

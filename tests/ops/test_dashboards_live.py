@@ -326,7 +326,9 @@ def _as_grafana_would(expr: str, range_seconds: int) -> str:
 async def test_panel_returns_data(stack: Stack, dashboard: str, panel: str, expr: str) -> None:
     if dashboard == SHIPPER_DASHBOARD and stack.shipper_skip_reason:
         pytest.skip(stack.shipper_skip_reason)
-    end = time.time()
+    # Steps fall on start + k s: ending one step past now puts the last step after the newest
+    # sample, which the fixture waited for.
+    end = time.time() + 1
     start = stack.traffic_started - 2
     params = {
         "query": _as_grafana_would(expr, math.ceil(end - start)),

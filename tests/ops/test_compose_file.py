@@ -10,6 +10,7 @@ one their settings read, and every port must be the one the process really liste
 from __future__ import annotations
 
 import ast
+import configparser
 import json
 import re
 from pathlib import Path
@@ -150,12 +151,7 @@ def test_seed_environment_and_volumes() -> None:
     assert env["REQUEST_ID_HEADER"] == "X-Request-ID"
     assert "./logs:/app/logs:rw" in api["volumes"]
     assert "./logs:/app/logs:rw" in _services()["jarvis-shipper"]["volumes"]
-    prometheus_mounts = [
-        v
-        for v in _services()["prometheus"]["volumes"]
-        if "prometheus.yml" in v or v.startswith("../config/prometheus")
-    ]
-    assert prometheus_mounts and all(v.endswith(":ro") for v in prometheus_mounts)
+    assert "../config/prometheus:/etc/prometheus:ro" in _services()["prometheus"]["volumes"]
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS_SOURCES))
@@ -236,3 +232,15 @@ def test_alertmanager_routes_only_to_defined_receivers() -> None:
     receivers = {r["name"] for r in config["receivers"]}
     routes = [config["route"], *config["route"].get("routes", [])]
     assert {r["receiver"] for r in routes} <= receivers
+
+
+def test_our_services_run_the_console_scripts_setup_cfg_installs() -> None:
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    scripts = {
+        line.split("=")[0].strip()
+        for line in parser["options.entry_points"]["console_scripts"].splitlines()
+        if line.strip()
+    }
+    for name in ("jarvis-api", "jarvis-shipper"):
+        assert _services()[name]["command"][0] in scripts, name

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the development Elasticsearch node in the foreground; stop it with Ctrl-C or SIGTERM.
-#   docker/es-dev/run.sh --port 9200 --data .es-data [--host 127.0.0.1]
+#   docker/es-dev/run.sh --port 9200 --data .es-data [--host 127.0.0.1] [--stop-on-stdin-eof]
 # Prints "ELASTICSEARCH READY http://HOST:PORT" on stdout once it serves requests; logs go to
 # stderr. Heap: ES_DEV_HEAP (default 1g, initial 512m). Needs docker/es-dev/build.sh first.
 set -euo pipefail

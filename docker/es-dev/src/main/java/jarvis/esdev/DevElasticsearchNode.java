@@ -1,7 +1,10 @@
 package jarvis.esdev;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -24,6 +27,7 @@ import org.elasticsearch.transport.netty4.Netty4Plugin;
  * <p>Usage: {@code DevElasticsearchNode --port 9200 --data .es-data [--host 127.0.0.1]}. Prints
  * {@code ELASTICSEARCH READY http://HOST:PORT} on stdout once it accepts requests, and stops
  * cleanly on SIGTERM/SIGINT (data is flushed, so a restart on the same directory finds it again).
+ * With {@code --stop-on-stdin-eof} it also stops when its stdin closes.
  */
 public final class DevElasticsearchNode {
 
@@ -36,15 +40,17 @@ public final class DevElasticsearchNode {
         String host = "127.0.0.1";
         String port = "9200";
         Path data = null;
-        for (int i = 0; i < args.length; i++) {
-            String value = i + 1 < args.length ? args[i + 1] : null;
-            switch (args[i]) {
-                case "--host" -> host = require(args[i], value);
-                case "--port" -> port = require(args[i], value);
-                case "--data" -> data = Path.of(require(args[i], value));
-                default -> usage("unknown argument " + args[i]);
+        boolean stopOnStdinEof = false;
+        Deque<String> rest = new ArrayDeque<>(List.of(args));
+        while (rest.isEmpty() == false) {
+            String flag = rest.pop();
+            switch (flag) {
+                case "--host" -> host = valueOf(flag, rest);
+                case "--port" -> port = valueOf(flag, rest);
+                case "--data" -> data = Path.of(valueOf(flag, rest));
+                case "--stop-on-stdin-eof" -> stopOnStdinEof = true;
+                default -> usage("unknown argument " + flag);
             }
-            i++;
         }
         if (data == null) {
             usage("--data is required");
@@ -73,7 +79,8 @@ public final class DevElasticsearchNode {
         LogConfigurator.configureWithoutConfig(settings);
         Environment environment = InternalSettingsPreparer.prepareEnvironment(
             settings, Map.of(), null, () -> "jarvis-dev");
-        Node node = new ClasspathPluginsNode(environment, List.of(Netty4Plugin.class, RootInfoPlugin.class));
+        Node node = new ClasspathPluginsNode(
+            environment, List.of(Netty4Plugin.class, RootInfoPlugin.class));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
@@ -86,6 +93,9 @@ public final class DevElasticsearchNode {
             }
         }, "jarvis-dev-shutdown"));
 
+        if (stopOnStdinEof) {
+            watchStdin();
+        }
         try {
             node.start();
         } catch (Exception e) {
@@ -101,16 +111,36 @@ public final class DevElasticsearchNode {
         stopped.await();
     }
 
-    private static String require(String flag, String value) {
-        if (value == null) {
+    /**
+     * Stops the node once stdin closes: a supervisor (the test suite) that holds the other end
+     * of a pipe cannot leave an orphan node behind, however it dies.
+     */
+    private static void watchStdin() {
+        Thread watcher = new Thread(() -> {
+            try {
+                while (System.in.read() != -1) {
+                    // Input carries no meaning; only its end does.
+                }
+            } catch (IOException e) {
+                // A broken stdin is a closed one.
+            }
+            System.exit(0);
+        }, "jarvis-dev-stdin-watch");
+        watcher.setDaemon(true);
+        watcher.start();
+    }
+
+    private static String valueOf(String flag, Deque<String> rest) {
+        if (rest.isEmpty()) {
             usage(flag + " needs a value");
         }
-        return value;
+        return rest.pop();
     }
 
     private static void usage(String problem) {
         System.err.println(problem);
-        System.err.println("usage: DevElasticsearchNode --port PORT --data DIR [--host 127.0.0.1]");
+        System.err.println("usage: DevElasticsearchNode --port PORT --data DIR [--host 127.0.0.1]"
+            + " [--stop-on-stdin-eof]");
         System.exit(2);
     }
 }

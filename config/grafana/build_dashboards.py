@@ -68,6 +68,7 @@ def graph(title: str, queries: Sequence[Query], unit: str, description: str = ""
         dataSource=DATASOURCE,
         targets=_targets(queries),
         unit=unit,
+        thresholds=ALWAYS_GREEN,
         legendDisplayMode="table",
         legendCalcs=["lastNotNull", "max"],
         tooltipMode="multi",
@@ -90,6 +91,7 @@ def stat(
         targets=_targets([query]),
         format=unit,
         reduceCalc="lastNotNull",
+        noValue="No data",
         graphMode="area" if mappings is None else "none",
         mappings=mappings or [],
         thresholds=thresholds or ALWAYS_GREEN,
@@ -139,6 +141,9 @@ def dashboard(uid: str, title: str, description: str, rows: Sequence[Sequence[Pa
         timezone="browser",
         refresh="30s",
         time=Time("now-6h", "now"),
+        # The panels are written in the current JSON model (timeseries/stat, fieldConfig,
+        # datasource refs): grafanalib's default version would make Grafana run old migrations.
+        schemaVersion=39,
         panels=layout(rows, heights),
     ).auto_panel_ids()
 

@@ -112,11 +112,9 @@ def quantiles(histogram: str, by: str = "", qs: Iterable[float] = (0.5, 0.95, 0.
     ]
 
 
-def per_minute(counter: str, by: str, legend: str, selector: str = "") -> Query:
-    return Query(
-        f"sum by ({by}) (rate({counter}{selector}[$__rate_interval])) * 60",
-        legend,
-    )
+def per_minute(counter: str, by: str, legend: str) -> Query:
+    """A counter's rate per minute, summed by the ``by`` labels."""
+    return Query(f"sum by ({by}) (rate({counter}[$__rate_interval])) * 60", legend)
 
 
 def layout(rows: Sequence[Sequence[Panel]], heights: Sequence[int]) -> list[Panel]:

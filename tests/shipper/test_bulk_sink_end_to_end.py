@@ -24,6 +24,7 @@ async def test_elasticsearch_down_while_writing_and_rotating_loses_nothing(
     log = tmp_path / "app.jsonl"
     shipper = shippers(rotate_size="300000", keep="2")
     shipper.start()
+    await shipper.status_port()
     before = await run_writer(log, 3_000, "before")
     assert await before.wait() == 0
     await shipper.wait_until_caught_up(3_000)
@@ -57,6 +58,7 @@ async def test_a_mapping_conflict_is_dead_lettered_and_the_rest_delivered(
     (tmp_path / "app.jsonl").write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
     shipper = shippers()
     shipper.start()
+    await shipper.status_port()
     await shipper.wait_until_caught_up(11)
     metrics = await shipper.metrics()
     assert metrics["shipper_events_dead_lettered_total"] == 1

@@ -20,6 +20,7 @@ async def test_steady_writing_of_100k_lines_is_stored_exactly_once(
 ) -> None:
     shipper = shippers()
     shipper.start()
+    await shipper.status_port()
     writer = await run_writer(tmp_path / "app.jsonl", 100_000, "steady")
     assert await writer.wait() == 0
     written = markers_on_disk(tmp_path)
@@ -33,6 +34,7 @@ async def test_kill_9_mid_batch_then_restart_loses_and_duplicates_nothing(
 ) -> None:
     shipper = shippers(batch_size="500")
     shipper.start()
+    await shipper.status_port()
     writer = await run_writer(tmp_path / "app.jsonl", 40_000, "kill9")
     for _ in range(600):
         metrics = await shipper.metrics()
@@ -42,6 +44,7 @@ async def test_kill_9_mid_batch_then_restart_loses_and_duplicates_nothing(
     shipper.kill()
     assert await writer.wait() == 0
     shipper.start()
+    await shipper.status_port()
     written = markers_on_disk(tmp_path)
     # The restarted shipper resumes from the registry: it need not ship everything again.
     await shipper.wait_until_caught_up(1)
@@ -59,6 +62,7 @@ async def test_sigterm_saves_the_registry_and_exits_0(
 ) -> None:
     shipper = shippers()
     shipper.start()
+    await shipper.status_port()
     writer = await run_writer(tmp_path / "app.jsonl", 1_000, "term")
     assert await writer.wait() == 0
     await shipper.wait_until_caught_up(1_000)

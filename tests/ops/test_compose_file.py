@@ -23,6 +23,7 @@ import yaml
 
 from jarvis.cli import build_parser as jarvis_parser
 from jarvis.settings import Settings
+from shipper.settings import ShipperSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "docker"
@@ -100,9 +101,8 @@ def _api_settings(service: dict[str, Any]) -> Settings:
     return Settings.load(environ=environ, host=args.host, port=args.port)
 
 
-def _shipper_settings(service: dict[str, Any]) -> Any:
-    module = pytest.importorskip("shipper.settings", reason="jarvis-shipper is not built yet")
-    return module.load_settings(service["command"][1:], service["environment"])
+def _shipper_settings(service: dict[str, Any]) -> ShipperSettings:
+    return load_settings(service["command"][1:], service["environment"])
 
 
 def test_compose_file_matches_the_compose_specification() -> None:
@@ -156,10 +156,7 @@ def test_seed_environment_and_volumes() -> None:
 
 @pytest.mark.parametrize("name", sorted(SETTINGS_SOURCES))
 def test_environment_variables_are_read_by_the_service(name: str) -> None:
-    sources = SETTINGS_SOURCES[name]
-    if not all(p.is_file() for p in sources):
-        pytest.skip(f"{name}'s settings are not written yet")
-    known = set().union(*(_string_literals(p) for p in sources))
+    known = set().union(*(_string_literals(p) for p in SETTINGS_SOURCES[name]))
     unknown = sorted(set(_services()[name]["environment"]) - known)
     assert unknown == [], f"{name} sets variables its settings never read"
 

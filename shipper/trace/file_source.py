@@ -69,8 +69,13 @@ def _key_of(item: tuple[_Key, Event]) -> _Key:
 
 
 def _oldest_first(pattern: str) -> list[str]:
+    paths = set(glob.glob(pattern))
     dated: list[tuple[float, str]] = []
-    for path in glob.glob(pattern):
+    for path in paths:
+        # A backup being compressed exists twice for a moment (``.1`` and ``.1.gz``, and a
+        # ``.tmp`` before that): read the uncompressed one only, so no line is seen twice.
+        if path.endswith(".tmp") or (path.endswith(".gz") and path[:-3] in paths):
+            continue
         try:
             if os.path.isfile(path):
                 dated.append((os.path.getmtime(path), path))

@@ -212,3 +212,19 @@ async def test_text_from_the_logs_cannot_drive_the_terminal(tmp_path):
     assert result.status == 0, result.stderr
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in result.stdout
+
+
+async def test_a_backup_caught_mid_compression_is_read_once(tmp_path):
+    """The shipper writes ``.1.gz.tmp``, renames it to ``.1.gz``, then deletes ``.1``."""
+    start = time.time() - 300
+    first = http_chat_request(TRACED, start, "enzo")
+    second = http_chat_request(TRACED, start + 5, "enzo")
+    write_jsonl(tmp_path / "jarvis.jsonl.1", first)
+    write_jsonl(tmp_path / "jarvis.jsonl.1.gz", first, compress=True)
+    write_jsonl(tmp_path / "jarvis.jsonl.1.gz.tmp", first[:1], compress=True)
+    write_jsonl(tmp_path / "jarvis.jsonl", second)
+    result = await run_cli(
+        "trace", TRACED, "--json", "--source", "files", "--path", str(tmp_path / "jarvis.jsonl*")
+    )
+    assert result.status == 0, result.stderr
+    assert jsonl(result.stdout) == first + second

@@ -45,9 +45,10 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def is_retryable(status: int) -> bool:
-    """Statuses that may succeed later: overload (429) and server-side failures (5xx)."""
-    return status == 429 or status >= 500
+def is_retryable(status: int, error_type: object = None) -> bool:
+    """Failures that may succeed later: overload (429), server-side failures (5xx), and
+    write blocks on an index (403), which an operator or freed disk space lifts."""
+    return status == 429 or status >= 500 or error_type == "cluster_block_exception"
 
 
 class BulkSink:
@@ -136,7 +137,7 @@ class BulkSink:
             status = int(result.get("status", 503))
             if 200 <= status < 300 or status == 409:
                 done.append(event)
-            elif is_retryable(status):
+            elif is_retryable(status, (result.get("error") or {}).get("type")):
                 retry.append(event)
             else:
                 rejected.append(Rejection(event, status, dict(result.get("error") or {})))

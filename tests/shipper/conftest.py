@@ -14,9 +14,9 @@ def shippers(tmp_path: Path, es_url: str) -> Iterator[Callable[..., ShipperProce
     """Builds shipper processes over ``<tmp>/app.jsonl``; none outlives its test."""
     made: list[ShipperProcess] = []
 
-    def make(**options: str) -> ShipperProcess:
+    def make(path: Path | None = None, **options: str) -> ShipperProcess:
         shipper = ShipperProcess(
-            tmp_path / "app.jsonl",
+            path or tmp_path / "app.jsonl",
             tmp_path / "state",
             es_url,
             {f"--{name.replace('_', '-')}": value for name, value in options.items()},

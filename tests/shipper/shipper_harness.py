@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -125,17 +126,20 @@ def backup_names(directory: Path, prefix: str = "app.jsonl") -> list[str]:
     return sorted(p.name for p in directory.glob(prefix + ".*") if not p.name.endswith(".tmp"))
 
 
-def markers_on_disk(directory: Path, prefix: str = "app.jsonl") -> list[str]:
-    """Every ``marker`` in the log files and backups (plain or gzip) in ``directory``."""
+def lines_on_disk(directory: Path, prefix: str = "app.jsonl") -> list[dict[str, Any]]:
+    """Every JSON line in the log files and backups (plain or gzip) in ``directory``."""
     found = []
     for path in sorted(directory.glob(prefix + "*")):
         if path.name.endswith(".tmp"):
             continue
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        for raw in data.splitlines():
-            if raw.strip():
-                found.append(orjson.loads(raw)["marker"])
+        found.extend(orjson.loads(raw) for raw in data.splitlines() if raw.strip())
     return found
+
+
+def markers_on_disk(directory: Path, prefix: str = "app.jsonl") -> list[str]:
+    """Every ``marker`` in the log files and backups in ``directory``."""
+    return [line["marker"] for line in lines_on_disk(directory, prefix)]
 
 
 async def markers_in_elasticsearch(client: AsyncElasticsearch) -> collections.Counter[str]:

@@ -3,7 +3,6 @@ compressing one away; items it will never accept go to the dead-letter file, alo
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import orjson
@@ -29,7 +28,7 @@ async def test_elasticsearch_down_while_writing_and_rotating_loses_nothing(
     assert await before.wait() == 0
     await shipper.wait_until_caught_up(3_000)
 
-    await asyncio.to_thread(elasticsearch_node.stop)
+    await elasticsearch_node.astop()
     try:
         # Paced so that the rotator sees the file pass --rotate-size several times.
         during = await run_writer(log, 12_000, "during", "--pause-every", "1000", "--pause", "0.2")
@@ -40,7 +39,7 @@ async def test_elasticsearch_down_while_writing_and_rotating_loses_nothing(
         # Held back: more backups than --keep, uncompressed, none deleted.
         assert len([name for name in backup_names(tmp_path) if name[-1].isdigit()]) >= 3
     finally:
-        await asyncio.to_thread(elasticsearch_node.start)
+        await elasticsearch_node.astart()
     await shipper.wait_until_caught_up(15_000, timeout=180)
     await wait_for_metric(shipper, "shipper_files_held_back", lambda held: held == 0)
     written = writer_markers("before", 3_000) + writer_markers("during", 12_000)
@@ -76,3 +75,34 @@ async def test_a_mapping_conflict_is_dead_lettered_and_the_rest_delivered(
     registry = orjson.loads((tmp_path / "state" / "registry.json").read_bytes())
     (entry,) = registry["files"].values()
     assert entry["offset"] == (tmp_path / "app.jsonl").stat().st_size
+
+
+async def test_only_failed_items_are_retried_until_they_succeed(
+    tmp_path: Path, es_client: AsyncElasticsearch, shippers
+) -> None:
+    """Events for a write-blocked daily index wait; the others are stored once, not re-sent."""
+    log = tmp_path / "app.jsonl"
+    log.touch()
+    shipper = shippers()
+    shipper.start()
+    await wait_for_metric(shipper, "shipper_elasticsearch_up", lambda up: up == 1)
+    blocked = "jarvis-logs-2024.01.13"
+    await es_client.indices.create(index=blocked, settings={"index.blocks.write": True})
+    days = {"blocked": 1705123456.0, "open": 1705123456.0 + 86400}
+    lines = [{"timestamp": days[day] + n, "marker": f"{day}-{n}"} for n in range(5) for day in days]
+    log.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+
+    waiting = await wait_for_metric(
+        shipper, "shipper_events_retried_total", lambda retried: retried >= 10
+    )
+    assert waiting["shipper_events_dead_lettered_total"] == 0
+    assert waiting["shipper_lag_bytes"] > 0
+    assert waiting['shipper_bulk_requests_total{outcome="partial"}'] >= 1
+    assert_exactly_once(await markers_in_elasticsearch(es_client), [f"open-{n}" for n in range(5)])
+
+    await es_client.indices.put_settings(index=blocked, settings={"index.blocks.write": False})
+    await shipper.wait_until_caught_up(10)
+    assert_exactly_once(await markers_in_elasticsearch(es_client), [m["marker"] for m in lines])
+    # 409s count as shipped: had a stored item been sent again, this would exceed 10.
+    assert (await shipper.metrics())["shipper_events_shipped_total"] == 10
+    assert await shipper.stop() == 0

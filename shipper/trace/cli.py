@@ -25,7 +25,7 @@ from shipper.trace.es_source import DEFAULT_PAGE_SIZE, ElasticsearchEventSource
 from shipper.trace.file_source import FileEventSource
 from shipper.trace.filters import EventFilter, levels_at_least
 from shipper.trace.request_ids import is_valid_request_id
-from shipper.trace.sources import Event, NothingToRead, SourceUnavailable
+from shipper.trace.sources import Event, EventSource, NothingToRead, SourceUnavailable
 from shipper.trace.stats import StatsReport, build_report, stats_aggregations, stats_query
 from shipper.trace.stats_table import render_stats
 from shipper.trace.terminal import emit, wants_colour, wants_pager
@@ -44,11 +44,17 @@ class NothingMatched(Exception):
 
 @dataclass(frozen=True)
 class EventsWanted:
-    """A ``trace`` or ``search``: which events, and (for search) how many of the newest."""
+    """A ``trace`` (of ``request_id``) or a ``search`` (of the ``latest`` newest events)."""
 
     event_filter: EventFilter
     latest: int | None
-    title: str | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class EventsFound:
+    wanted: EventsWanted
+    events: list[Event]
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The client's retry warnings would repeat, less clearly, the one-line error below.
     for name in ("elastic_transport", "elasticsearch"):
         logging.getLogger(name).addHandler(logging.NullHandler())
+    notes: list[str] = []
     try:
-        result = asyncio.run(_fetch(wanted, args, settings))
+        result = asyncio.run(_fetch(wanted, args, settings, notes))
     except SourceUnavailable as error:
         return _fail(2, str(error))
     except (NothingToRead, NothingMatched) as error:
@@ -80,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         # Whatever went wrong, a user gets one line they can report, never a traceback.
         return _fail(2, f"unexpected error: {type(error).__name__}: {error}")
+    finally:
+        for note in notes:
+            _tell(f"note: {note}")
     colour = wants_colour(sys.stdout, disabled=args.no_color, environ=os.environ)
     emit(_lines(result, args.json, colour), page=wants_pager(sys.stdout, disabled=args.no_pager))
     return 0
@@ -142,7 +152,9 @@ async def _fetch(
     wanted: EventsWanted | StatsWanted,
     args: argparse.Namespace,
     settings: ElasticsearchSettings,
-) -> tuple[EventsWanted, list[Event]] | StatsReport:
+    notes: list[str],
+) -> EventsFound | StatsReport:
+    """What the command asked for; what could not be read is added to ``notes``."""
     if isinstance(wanted, StatsWanted):
         async with ElasticsearchEventSource(settings, index=args.index) as elasticsearch:
             result = await elasticsearch.aggregate(
@@ -152,40 +164,34 @@ async def _fetch(
         if not result["total"]:
             raise NothingMatched(f"no events in that time window in {elasticsearch.place}")
         return build_report(result, wanted.since, wanted.until)
+    source: EventSource
     if args.source == "files":
-        files = FileEventSource(args.path)
-        events = await files.find(wanted.event_filter, latest=wanted.latest)
-        place = files.place
-        if files.report.lines_skipped:
-            _tell(f"note: skipped {files.report.lines_skipped} lines that are not JSON objects")
-        for path in files.report.damaged_files:
-            _tell(f"note: {path} ends early (damaged, or still being compressed)")
+        source = FileEventSource(args.path)
+        events = await source.find(wanted.event_filter, latest=wanted.latest)
     else:
         source = ElasticsearchEventSource(settings, index=args.index, page_size=args.page_size)
         async with source:
             events = await source.find(wanted.event_filter, latest=wanted.latest)
-        place = source.place
+    notes.extend(source.notes)
     if not events:
-        if wanted.title is not None:
-            raise NothingMatched(f"no events for request ID {wanted.title} in {place}")
-        raise NothingMatched(f"no events match in {place}")
-    return wanted, events
+        if wanted.request_id is not None:
+            raise NothingMatched(f"no events for request ID {wanted.request_id} in {source.place}")
+        raise NothingMatched(f"no events match in {source.place}")
+    return EventsFound(wanted, events)
 
 
-def _lines(
-    result: tuple[EventsWanted, list[Event]] | StatsReport, as_json: bool, colour: bool
-) -> Iterator[str]:
+def _lines(result: EventsFound | StatsReport, as_json: bool, colour: bool) -> Iterator[str]:
     if isinstance(result, StatsReport):
         if as_json:
             yield orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2).decode()
         else:
             yield from render_stats(result, colour=colour)
         return
-    wanted, events = result
     if as_json:
-        for event in events:
+        for event in result.events:
             yield orjson.dumps(event, default=str).decode()
         return
-    if wanted.title is not None:
-        yield from render_summary(events, colour=colour, title=f"Request {wanted.title}")
-    yield from render_timeline(events, colour=colour, show_request_id=wanted.title is None)
+    request_id = result.wanted.request_id
+    if request_id is not None:
+        yield from render_summary(result.events, colour=colour, title=f"Request {request_id}")
+    yield from render_timeline(result.events, colour=colour, show_request_id=request_id is None)

@@ -52,11 +52,20 @@ class ElasticsearchEventSource:
             raise SourceUnavailable(f"unusable Elasticsearch URL {self._url!r}: {error}") from None
         self._index = index
         self._page_size = page_size
+        self._failed_shards: dict[str, int] = {}
 
     @property
     def place(self) -> str:
         """Where the events are read, for messages: ``jarvis-logs-* on http://host:9200``."""
         return f"{self._index} on {self._url}"
+
+    @property
+    def notes(self) -> list[str]:
+        """Shards that failed during the last ``find``: its results may lack their events."""
+        return [
+            f"{count} shard search(es) failed ({reason}); results may be incomplete"
+            for reason, count in self._failed_shards.items()
+        ]
 
     async def __aenter__(self) -> ElasticsearchEventSource:
         return self
@@ -67,6 +76,7 @@ class ElasticsearchEventSource:
     async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[Event]:
         """Every matching event, oldest first, across all pages; with ``latest``, the newest few."""
         order: Order = "asc" if latest is None else "desc"
+        self._failed_shards.clear()
         events: list[Event] = []
         async with self._errors_explained():
             async for event in self._pages(event_query(event_filter), order, latest):
@@ -111,6 +121,7 @@ class ElasticsearchEventSource:
                     track_total_hits=False,
                 )
                 pit_id = response.get("pit_id", pit_id)
+                self._count_failed_shards(response)
                 hits = response["hits"]["hits"]
                 for hit in hits:
                     yield hit["_source"]
@@ -124,6 +135,14 @@ class ElasticsearchEventSource:
                 await self._client.close_point_in_time(id=pit_id)
             except (ApiError, elastic_transport.TransportError):
                 pass
+
+    def _count_failed_shards(self, response: Any) -> None:
+        # A shard that fails (e.g. a field mapped differently in one index) does not fail the
+        # search: its events are just missing. Say so rather than show a partial trace silently.
+        for failure in response.get("_shards", {}).get("failures", []) or []:
+            reason = failure.get("reason", {})
+            kind = reason.get("type", "error") if isinstance(reason, dict) else str(reason)
+            self._failed_shards[kind] = self._failed_shards.get(kind, 0) + 1
 
     @asynccontextmanager
     async def _errors_explained(self) -> AsyncIterator[None]:

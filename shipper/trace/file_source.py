@@ -48,8 +48,20 @@ class FileEventSource:
         """Where the events are read, for messages."""
         return f"files matching {self._pattern!r}"
 
+    @property
+    def notes(self) -> list[str]:
+        """Lines skipped and files cut short during the last ``find``."""
+        notes = [
+            f"{path} ends early (damaged, or still being compressed)"
+            for path in self.report.damaged_files
+        ]
+        if self.report.lines_skipped:
+            notes.append(f"skipped {self.report.lines_skipped} lines that are not JSON objects")
+        return notes
+
     async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[Event]:
         """Every matching event, oldest first; with ``latest``, only the newest ``latest`` ones."""
+        self.report = FileScanReport()
         paths = await asyncio.to_thread(_oldest_first, self._pattern)
         if not paths:
             raise NothingToRead(f"no log file matches {self._pattern!r}")

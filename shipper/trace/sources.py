@@ -22,6 +22,11 @@ class EventSource(Protocol):
         """Where the events are read, for messages."""
         ...
 
+    @property
+    def notes(self) -> list[str]:
+        """What the last ``find`` could not read, for the user; empty when it read everything."""
+        ...
+
     async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[Event]:
         """Every matching event, oldest first; with ``latest``, only the newest ``latest`` ones."""
         ...

@@ -38,6 +38,9 @@ def template_mappings() -> dict[str, Any]:
     }
     properties.update({name: {"type": "keyword"} for name in _KEYWORDS})
     properties.update({name: {"type": "long"} for name in _LONGS})
+    # health_change lines carry a word ("up", "down") in ``status``, access lines an HTTP code:
+    # keep the word in _source instead of rejecting the whole event as a mapping conflict.
+    properties["status"]["ignore_malformed"] = True
     properties.update({name: {"type": "double"} for name in _DOUBLES})
     return {
         "dynamic_templates": [

@@ -96,11 +96,30 @@ async def test_documents_follow_the_index_template(
     properties = mapping["jarvis-logs-2024.01.13"]["mappings"]["properties"]
     assert properties["@timestamp"]["type"] == "date"
     assert properties["timestamp"]["type"] == "double"
-    assert properties["status"]["type"] == "long"
+    assert properties["status"] == {"type": "long", "ignore_malformed": True}
     assert properties["duration_ms"]["type"] == "double"
     assert properties["level"]["type"] == "keyword"
     assert properties["message"]["type"] == "text"
     assert properties["message"]["fields"]["keyword"]["ignore_above"] == 1024
     assert properties["custom_field"] == {"type": "keyword", "ignore_above": 1024}
     assert properties["log"]["properties"]["offset"]["type"] == "long"
+    assert await shipper.stop() == 0
+
+
+async def test_a_health_line_with_a_word_in_status_is_stored_not_rejected(
+    tmp_path: Path, es_client: AsyncElasticsearch, shippers
+) -> None:
+    lines = [
+        {"timestamp": 1705123456.0, "action": "http_access", "status": 200, "marker": "access"},
+        {"timestamp": 1705123457.0, "action": "health_change", "status": "up", "marker": "health"},
+    ]
+    (tmp_path / "app.jsonl").write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    shipper = shippers()
+    shipper.start()
+    await shipper.status_port()
+    await shipper.wait_until_caught_up(2)
+    assert (await shipper.metrics())["shipper_events_dead_lettered_total"] == 0
+    by_marker = {doc["marker"]: doc for doc in await all_documents(es_client)}
+    assert by_marker["health"]["status"] == "up"
+    assert by_marker["access"]["status"] == 200
     assert await shipper.stop() == 0

@@ -161,6 +161,7 @@ async def _fetch(
                 stats_query(wanted.since, wanted.until),
                 stats_aggregations(wanted.since, wanted.until),
             )
+        notes.extend(elasticsearch.notes)
         if not result["total"]:
             raise NothingMatched(f"no events in that time window in {elasticsearch.place}")
         return build_report(result, wanted.since, wanted.until)

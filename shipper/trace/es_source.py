@@ -61,7 +61,7 @@ class ElasticsearchEventSource:
 
     @property
     def notes(self) -> list[str]:
-        """Shards that failed during the last ``find``: its results may lack their events."""
+        """Shards that failed during the last search: its results may lack their events."""
         return [
             f"{count} shard search(es) failed ({reason}); results may be incomplete"
             for reason, count in self._failed_shards.items()
@@ -96,6 +96,8 @@ class ElasticsearchEventSource:
                 track_total_hits=True,
                 ignore_unavailable=True,
             )
+        self._failed_shards.clear()
+        self._count_failed_shards(response)
         result = dict(response.get("aggregations") or {})
         result["total"] = response["hits"]["total"]["value"]
         return result

@@ -87,7 +87,7 @@ class HealthMonitor:
                 extra={
                     "action": "health_change",
                     "service": dependency.name,
-                    "status": "up" if healthy else "down",
+                    "health": "up" if healthy else "down",
                     "error": error,
                 },
             )

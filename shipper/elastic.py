@@ -6,8 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from elasticsearch import AsyncElasticsearch
+if TYPE_CHECKING:
+    from elasticsearch import AsyncElasticsearch
 
 INDEX_PREFIX = "jarvis-logs-"
 INDEX_PATTERN = INDEX_PREFIX + "*"
@@ -57,6 +59,9 @@ class ElasticsearchSettings:
 
     def create_client(self, **kwargs: object) -> AsyncElasticsearch:
         """A client for this cluster; credentials are passed to it, never logged."""
+        # Imported here: it costs ~0.4 s, which `jarvis-logs --source files` never needs.
+        from elasticsearch import AsyncElasticsearch
+
         options: dict[str, object] = {"request_timeout": self.request_timeout}
         if self.api_key:
             options["api_key"] = self.api_key

@@ -39,7 +39,7 @@ async def test_503_when_ollama_is_down_and_the_gauge_says_so(jarvis_server, fake
     assert sample(text, "service_health_status", service="ollama") == 0
     assert sample(text, "service_response_seconds_count", service="ollama") == 2
     change = await server.wait_for_log(
-        lambda line: line.get("action") == "health_change" and line["status"] == "down"
+        lambda line: line.get("action") == "health_change" and line["health"] == "down"
     )
     assert change["service"] == "ollama" and change["level"] == "ERROR"
 

@@ -1,13 +1,15 @@
 """Groups events into bulk batches by count, by bytes, and by time.
 
 A batch is closed when it holds ``batch_size`` events or ``batch_bytes`` bytes, or
-``flush_interval`` seconds after its first event arrived, whichever comes first, so a
-trickle of lines is still searchable within about one flush interval.
+``flush_interval`` seconds after its first event arrived, or as soon as no more events
+are waiting while a sender sits idle: under load batches fill up, and a lone line is
+not held back for a flush interval when nothing else would be sent meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from shipper.transform import Event
 
@@ -26,12 +28,14 @@ class Batcher:
         batch_size: int,
         batch_bytes: int,
         flush_interval: float,
+        sender_idle: Callable[[], bool],
     ) -> None:
         self._events = events
         self._batches = batches
         self._batch_size = batch_size
         self._batch_bytes = batch_bytes
         self._flush_interval = flush_interval
+        self._sender_idle = sender_idle
         self._carry: list[Event] = []
 
     async def run(self) -> None:
@@ -50,6 +54,8 @@ class Batcher:
         deadline: float | None = None
         while len(batch) < self._batch_size and size < self._batch_bytes:
             if not self._carry:
+                if batch and self._events.empty() and self._sender_idle():
+                    break
                 timeout = None if deadline is None else deadline - loop.time()
                 if timeout is not None and timeout <= 0:
                     break

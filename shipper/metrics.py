@@ -79,7 +79,9 @@ class ShipperMetrics:
                 "shipper_files_held_back",
                 "Rotated files kept uncompressed or undeleted: not fully acknowledged",
             ),
-            queue_events=gauge("shipper_queue_events", "Events waiting in the shipper's queues"),
+            queue_events=gauge(
+                "shipper_queue_events", "Events read and not yet acknowledged (queued or in flight)"
+            ),
             files_rotated=counter("shipper_files_rotated_total", "Live files rotated by size"),
         )
         for plain in (

@@ -49,6 +49,7 @@ class Pipeline:
         self.status_port: int | None = None
         self._client = client
         self._dirty = False
+        self._idle_senders = 0
         self._lines: LineQueue = asyncio.Queue(settings.queue_chunks)
         self._events: EventQueue = asyncio.Queue(settings.queue_chunks)
         self._batches: BatchQueue = asyncio.Queue(settings.senders)
@@ -152,6 +153,7 @@ class Pipeline:
             self.settings.batch_size,
             self.settings.batch_bytes,
             self.settings.flush_interval,
+            sender_idle=lambda: self._idle_senders > 0,
         )
         senders = [asyncio.create_task(self._send()) for _ in range(self.settings.senders)]
         try:
@@ -161,7 +163,14 @@ class Pipeline:
             await _cancel(senders)
 
     async def _send(self) -> None:
-        while (batch := await self._batches.get()) is not END_OF_STREAM:
+        while True:
+            self._idle_senders += 1
+            try:
+                batch = await self._batches.get()
+            finally:
+                self._idle_senders -= 1
+            if batch is END_OF_STREAM:
+                break
             await self.sink.deliver(batch)
         # Let the other senders see the end too.
         await self._batches.put(END_OF_STREAM)

@@ -30,6 +30,8 @@ from shipper.transform import Event
 
 log = logging.getLogger("shipper.bulk_sink")
 
+# Whole requests refused for their content: halved until the offending document is alone.
+_BAD_REQUEST = (400, 413)
 _FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 
 
@@ -65,6 +67,7 @@ class BulkSink:
         self._metrics = metrics
         self._retry = retry
         self._on_done = on_done
+        self._refusals = 0
 
     async def prepare(self) -> None:
         """Install the index template, retrying until Elasticsearch takes it."""
@@ -116,11 +119,15 @@ class BulkSink:
             )
         except ApiError as error:
             self._observe(started, "error")
-            if is_retryable(error.status_code):
-                self._set_up(error.status_code == 429)
-                return events
-            self._set_up(True)
-            return await self._rejected_request(events, error)
+            self._set_up(not is_retryable(error.status_code) or error.status_code == 429)
+            if error.status_code in _BAD_REQUEST:
+                return await self._rejected_request(events, error)
+            # Anything else (5xx, 429, 401/403 until credentials are fixed...) is not the
+            # documents' fault: they are kept and sent again.
+            self._refusals += 1
+            if self._refusals % 10 == 1:
+                log.warning("bulk request refused, retrying", extra={"error": _describe(error)})
+            return events
         except (TransportError, OSError) as error:
             self._observe(started, "error")
             if self._metrics.elasticsearch_up.get({}) == 1:

@@ -33,7 +33,7 @@ from shipper.transform import Event, to_event
 
 log = logging.getLogger("shipper.pipeline")
 
-BOOKKEEPING_INTERVAL = 1.0
+REGISTRY_SAVE_INTERVAL = 1.0
 
 
 class Pipeline:
@@ -84,7 +84,7 @@ class Pipeline:
         """Ship until ``stop`` is set, then drain for at most ``shutdown_timeout`` and save."""
         await self.registry.load()
         runner, self.status_port = await start_status_server(
-            create_status_app(self.metrics, self.health),
+            create_status_app(self.metrics, self.health, self._refresh_gauges),
             self.settings.metrics_host,
             self.settings.metrics_port,
         )
@@ -105,8 +105,8 @@ class Pipeline:
             asyncio.create_task(self._transform(), name="transform"),
             asyncio.create_task(self._deliver(), name="deliver"),
         ]
-        bookkeeping = asyncio.create_task(self._bookkeeping(), name="bookkeeping")
-        everything = [*sources, *downstream, bookkeeping]
+        saver = asyncio.create_task(self._save_registry(), name="registry")
+        everything = [*sources, *downstream, saver]
         stopped = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait(
@@ -180,16 +180,18 @@ class Pipeline:
             event.progress.acknowledge(event.offset)
         self._dirty = True
 
-    async def _bookkeeping(self) -> None:
+    async def _save_registry(self) -> None:
         while True:
-            await asyncio.sleep(BOOKKEEPING_INTERVAL)
-            lag = self._lag()
-            self.metrics.lag_bytes.set({}, lag["lag_bytes"])
-            self.metrics.lag_seconds.set({}, lag["lag_seconds"])
-            self.metrics.queue_events.set({}, lag["events_in_flight"])
+            await asyncio.sleep(REGISTRY_SAVE_INTERVAL)
             if self._dirty:
                 self._dirty = False
                 await self.registry.save()
+
+    def _refresh_gauges(self) -> None:
+        lag = self._lag()
+        self.metrics.lag_bytes.set({}, lag["lag_bytes"])
+        self.metrics.lag_seconds.set({}, lag["lag_seconds"])
+        self.metrics.queue_events.set({}, lag["events_in_flight"])
 
     def _lag(self) -> dict[str, Any]:
         files = list(self.registry)

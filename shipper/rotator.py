@@ -75,7 +75,8 @@ class Rotator:
         for base in await loop.run_in_executor(None, base_paths, self._pattern):
             held += await self._tidy(base)
         if held != self._held_back:
-            level = logging.WARNING if held > self._held_back else logging.INFO
+            # One file held is the usual state just after a rotation (still being read).
+            level = logging.WARNING if held > max(self._held_back, 1) else logging.INFO
             log.log(
                 level,
                 "rotated files held back until Elasticsearch acknowledges them",

@@ -37,7 +37,8 @@ class ShipperSettings:
     senders: int = 2
     retry_initial: float = 0.2
     retry_max: float = 30.0
-    shutdown_timeout: float = 10.0
+    # Below Docker's default 10 s stop grace period.
+    shutdown_timeout: float = 8.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
     host_name: str = field(default_factory=socket.gethostname)

@@ -12,15 +12,19 @@ from shipper.metrics import ShipperMetrics
 
 
 def create_status_app(
-    metrics: ShipperMetrics, health: Callable[[], dict[str, Any]]
+    metrics: ShipperMetrics,
+    health: Callable[[], dict[str, Any]],
+    refresh: Callable[[], None],
 ) -> web.Application:
-    """An app serving ``metrics`` and the ``health()`` summary.
+    """An app serving ``metrics`` (after ``refresh()`` brings the gauges up to date) and
+    the ``health()`` summary.
 
     ``/health`` answers 200 while the shipper runs, even with Elasticsearch down: the
     shipper is then doing its job (keeping the lines); the summary says so.
     """
 
     async def metrics_handler(request: web.Request) -> web.Response:
+        refresh()
         body, headers = render(metrics.registry, request.headers.getall("Accept", []))
         return web.Response(body=body, headers=headers)
 

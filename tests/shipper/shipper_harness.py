@@ -89,6 +89,13 @@ class ShipperProcess:
                 values[name] = float(value)
         return values
 
+    async def health(self) -> dict[str, Any]:
+        port = await self.status_port()
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/health") as response:
+                assert response.status == 200
+                return dict(await response.json())
+
     def kill(self) -> None:
         """``kill -9``: no flush, no registry save."""
         assert self.process is not None

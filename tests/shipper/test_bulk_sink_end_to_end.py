@@ -36,6 +36,8 @@ async def test_elasticsearch_down_while_writing_and_rotating_loses_nothing(
         down = await wait_for_metric(shipper, "shipper_files_held_back", lambda held: held >= 3)
         assert down["shipper_elasticsearch_up"] == 0
         assert down["shipper_lag_bytes"] > 0
+        health = await shipper.health()
+        assert health["status"] == "degraded" and health["files_held_back"] >= 3
         # Held back: more backups than --keep, uncompressed, none deleted.
         assert len([name for name in backup_names(tmp_path) if name[-1].isdigit()]) >= 3
     finally:
@@ -45,6 +47,7 @@ async def test_elasticsearch_down_while_writing_and_rotating_loses_nothing(
     written = writer_markers("before", 3_000) + writer_markers("during", 12_000)
     assert_exactly_once(await markers_in_elasticsearch(es_client), written)
     assert len(backup_names(tmp_path)) <= 2
+    assert (await shipper.health())["status"] == "ok"
     assert any("held back" in str(entry.get("message")) for entry in shipper.own_logs())
     assert await shipper.stop() == 0
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import orjson
 from elasticsearch import AsyncElasticsearch
 from shipper_harness import (
     assert_exactly_once,
     markers_in_elasticsearch,
     markers_on_disk,
     run_writer,
+    wait_for_metric,
+    writer_markers,
 )
 
 
@@ -77,3 +80,48 @@ async def test_sigterm_saves_the_registry_and_exits_0(
     assert metrics["shipper_events_read_total"] == 0
     assert await shipper.stop() == 0
     assert_exactly_once(await markers_in_elasticsearch(es_client), markers_on_disk(tmp_path))
+
+
+async def test_sigterm_while_elasticsearch_is_down_exits_0_and_loses_nothing(
+    tmp_path: Path, es_client: AsyncElasticsearch, elasticsearch_node, shippers
+) -> None:
+    log = tmp_path / "app.jsonl"
+    shipper = shippers(shutdown_timeout="2")
+    shipper.start()
+    await shipper.status_port()
+    await elasticsearch_node.astop()
+    try:
+        writer = await run_writer(log, 2_000, "down")
+        assert await writer.wait() == 0
+        await wait_for_metric(shipper, "shipper_events_read_total", lambda read: read == 2_000)
+        assert await shipper.stop() == 0
+        assert any("shutdown timeout" in str(e.get("message")) for e in shipper.own_logs())
+    finally:
+        await elasticsearch_node.astart()
+    shipper.start()
+    await shipper.status_port()
+    await shipper.wait_until_caught_up(2_000)
+    assert_exactly_once(await markers_in_elasticsearch(es_client), writer_markers("down", 2_000))
+    assert await shipper.stop() == 0
+
+
+async def test_a_half_written_last_line_is_shipped_whole_after_a_restart(
+    tmp_path: Path, es_client: AsyncElasticsearch, shippers
+) -> None:
+    log = tmp_path / "app.jsonl"
+    first = orjson.dumps({"timestamp": 1705123456.0, "marker": "first"}) + b"\n"
+    last = orjson.dumps({"timestamp": 1705123457.0, "marker": "last", "message": "m" * 500})
+    log.write_bytes(first + last[:200])
+    shipper = shippers()
+    shipper.start()
+    await wait_for_metric(shipper, "shipper_events_shipped_total", lambda shipped: shipped == 1)
+    # What is left unacknowledged is the half line, and only it.
+    assert (await shipper.metrics())["shipper_lag_bytes"] == 200
+    shipper.kill()
+    with log.open("ab") as stream:
+        stream.write(last[200:] + b"\n")
+    shipper.start()
+    await shipper.status_port()
+    await shipper.wait_until_caught_up(1)
+    assert_exactly_once(await markers_in_elasticsearch(es_client), ["first", "last"])
+    assert await shipper.stop() == 0

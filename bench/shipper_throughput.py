@@ -105,6 +105,14 @@ async def metrics(port: int, session: aiohttp.ClientSession) -> dict[str, float]
     }
 
 
+def peak_memory_mib(pid: int) -> float:
+    """Peak resident memory of a process so far (Linux ``VmHWM``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def read_lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines()
 
@@ -146,6 +154,7 @@ async def run(lines_count: int, samples: int, workdir: Path, url: str) -> None:
 
     log = workdir / "app.jsonl"
     log.write_bytes(b"".join(lines))
+    backlog = log.stat().st_size
     stderr = workdir / "shipper.err"
     command = [sys.executable, "-m", "shipper", "--path", str(log), "--metrics-port", "0"]
     command += ["--state-dir", str(workdir / "state"), "--elasticsearch-url", url]
@@ -162,6 +171,7 @@ async def run(lines_count: int, samples: int, workdir: Path, url: str) -> None:
                 await asyncio.sleep(0.05)
                 shipped = (await metrics(port, session))["shipper_events_shipped_total"]
         shipper_rate = lines_count / (time.perf_counter() - started)
+        peak_rss = peak_memory_mib(process.pid)
         delays = await search_delay(client, log, samples)
     finally:
         process.terminate()
@@ -169,10 +179,11 @@ async def run(lines_count: int, samples: int, workdir: Path, url: str) -> None:
         await client.options(ignore_status=404).indices.delete(index="jarvis-logs-*")
         await client.close()
 
-    print(f"lines: {lines_count} ({log.stat().st_size / lines_count:.0f} bytes each)")
+    print(f"lines: {lines_count} ({backlog / lines_count:.0f} bytes each)")
     print(f"raw _bulk from memory : {raw_rate:9.0f} events/s")
     print(f"jarvis-shipper (file) : {shipper_rate:9.0f} events/s")
     print(f"ratio shipper / raw   : {shipper_rate / raw_rate:9.2f}")
+    print(f"shipper peak RSS      : {peak_rss:9.0f} MiB (backlog {backlog >> 20} MiB)")
     print(
         f"written -> searchable : median {statistics.median(delays):.2f} s, "
         f"max {max(delays):.2f} s over {len(delays)} lines (index refresh_interval 1 s)"

@@ -31,6 +31,7 @@ class ShipperMetrics:
     files_held_back: Gauge
     queue_events: Gauge
     files_rotated: Counter
+    empty_lines: Counter
 
     @classmethod
     def create(cls, registry: Registry | None = None) -> ShipperMetrics:
@@ -83,6 +84,8 @@ class ShipperMetrics:
                 "shipper_queue_events", "Events read and not yet acknowledged (queued or in flight)"
             ),
             files_rotated=counter("shipper_files_rotated_total", "Live files rotated by size"),
+            # Beyond the contract's list: empty lines are skipped, and this says how many.
+            empty_lines=counter("shipper_empty_lines_total", "Empty lines skipped, not shipped"),
         )
         for plain in (
             m.events_read,
@@ -92,6 +95,7 @@ class ShipperMetrics:
             m.bytes_read,
             m.bytes_shipped,
             m.files_rotated,
+            m.empty_lines,
         ):
             plain.add({}, 0)
         for outcome in BULK_OUTCOMES:

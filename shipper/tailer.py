@@ -207,6 +207,8 @@ class Tailer:
                 group.append(line)
             else:
                 progress.skip(line.start, line.end)
+        if len(group) < len(lines):
+            self._metrics.empty_lines.add({}, len(lines) - len(group))
         if group:
             self._metrics.events_read.add({}, len(group))
             await self._lines.put(LineGroup(progress, reader.path, group))

@@ -209,3 +209,22 @@ async def test_a_compressed_backup_unknown_to_the_registry_is_not_read(tmp_path:
     gzip_file(h.path, str(h.path) + ".1.gz")
     os.remove(h.path)
     assert await h.poll() == []
+
+
+async def test_a_glob_follows_every_matching_file(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.tailer = Tailer(
+        str(tmp_path / "*.jsonl"),
+        h.registry,
+        h.queue,
+        ShipperMetrics.create(),
+        max_line_bytes=1000,
+        read_chunk_bytes=64,
+        poll_interval=0.01,
+        close_inactive=0.0,
+    )
+    append(tmp_path / "api.jsonl", 1)
+    append(tmp_path / "worker.jsonl", 2)
+    append(tmp_path / "notes.txt", 3)
+    shipped = await h.poll()
+    assert sorted(texts(shipped)) == ["line 1", "line 2"]

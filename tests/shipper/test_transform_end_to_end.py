@@ -50,6 +50,7 @@ async def test_awkward_lines_are_all_shipped_and_tagged(
 
     documents = await all_documents(es_client)
     assert len(documents) == 7  # the three empty lines are skipped, nothing else
+    assert (await shipper.metrics())["shipper_empty_lines_total"] == 3
     by_marker = {doc.get("marker"): doc for doc in documents}
 
     assert by_marker["normal"]["tags"] == ["traced"]

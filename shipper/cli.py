@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from shipper.json_logging import configure_logging
 from shipper.pipeline import Pipeline
+from shipper.registry import RegistryUnreadable
 from shipper.settings import ShipperSettings, load_settings
 
 log = logging.getLogger("shipper.cli")
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         asyncio.run(serve(settings))
+    except RegistryUnreadable as error:
+        log.error(str(error))
+        return 2
     except Exception:
         log.exception("jarvis-shipper crashed")
         return 1

@@ -20,6 +20,10 @@ from shipper.file_progress import FileProgress
 FORMAT_VERSION = 1
 
 
+class RegistryUnreadable(ValueError):
+    """The saved registry is damaged; the message says what to do."""
+
+
 class FileRegistry:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -46,19 +50,26 @@ class FileRegistry:
         self._files.pop(fingerprint, None)
 
     async def load(self) -> None:
-        """Read the saved registry (a missing file means a first start)."""
+        """Read the saved registry (a missing file means a first start); a registry that
+        cannot be read raises RegistryUnreadable rather than silently shipping everything again."""
         loop = asyncio.get_running_loop()
         raw = await loop.run_in_executor(None, self._read)
         if raw is None:
             return
-        document = orjson.loads(raw)
-        for fingerprint, entry in document.get("files", {}).items():
-            self._files[fingerprint] = FileProgress(
-                fingerprint,
-                str(entry["path"]),
-                acked=int(entry["offset"]),
-                size=int(entry.get("size", 0)),
-            )
+        try:
+            document = orjson.loads(raw)
+            for fingerprint, entry in document["files"].items():
+                self._files[fingerprint] = FileProgress(
+                    fingerprint,
+                    str(entry["path"]),
+                    acked=int(entry["offset"]),
+                    size=int(entry.get("size", 0)),
+                )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+            raise RegistryUnreadable(
+                f"registry {self.path} is unreadable ({error}); move it away to ship every file "
+                "from the start (lines already stored are not duplicated: same _id)"
+            ) from error
 
     async def save(self) -> None:
         """Write the acknowledged offsets durably; concurrent calls are serialised."""

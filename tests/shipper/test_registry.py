@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from shipper.registry import FileRegistry
 
 
@@ -26,3 +28,11 @@ async def test_a_missing_registry_is_a_first_start(tmp_path: Path) -> None:
     registry = FileRegistry(tmp_path / "registry.json")
     await registry.load()
     assert len(registry) == 0
+
+
+async def test_an_unreadable_registry_is_refused_with_a_way_out(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    path.write_bytes(b'{"files": {"abc": {"path": "/x"')
+    registry = FileRegistry(path)
+    with pytest.raises(ValueError, match="move it away"):
+        await registry.load()

@@ -10,6 +10,7 @@ held back, counted in ``shipper_files_held_back`` and logged.
 from __future__ import annotations
 
 import asyncio
+import glob
 import gzip
 import logging
 import os
@@ -88,6 +89,8 @@ class Rotator:
     async def _tidy(self, base: str) -> int:
         """Compress settled backups, delete compressed ones past ``keep``; count held ones."""
         loop = asyncio.get_running_loop()
+        # A compression cut short by a crash leaves its temp file; the backup itself is intact.
+        await loop.run_in_executor(None, _remove_stale_temps, base)
         held = 0
         for backup in await loop.run_in_executor(None, backups_of, base):
             if backup.compressed:
@@ -128,6 +131,11 @@ def _compress(backup: Backup) -> None:
         os.fsync(written.fileno())
     os.replace(temp, target)
     os.remove(backup.path)
+
+
+def _remove_stale_temps(base: str) -> None:
+    for temp in glob.glob(glob.escape(base) + ".*.gz.tmp"):
+        _remove(temp)
 
 
 def _remove(path: str) -> None:

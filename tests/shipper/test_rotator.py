@@ -107,3 +107,16 @@ async def test_compressed_backups_past_keep_are_deleted(tmp_path: Path) -> None:
     assert h.files() == ["app.jsonl.1.gz", "app.jsonl.2.gz"]
     # The newest backup holds the last round's lines.
     assert "line 30" in gunzip_text(tmp_path / "app.jsonl.1.gz")
+
+
+async def test_temp_files_of_a_compression_cut_short_are_cleaned_up(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    write_lines(h.path, 0, 5)
+    content = h.path.read_text()
+    await h.rotator.check_once()
+    (tmp_path / "app.jsonl.3.gz.tmp").write_bytes(b"half a gzip")  # before a shift
+    await h.read(acknowledge=True)
+    await h.read(acknowledge=True)
+    await h.rotator.check_once()
+    assert h.files() == ["app.jsonl.1.gz"]
+    assert gunzip_text(tmp_path / "app.jsonl.1.gz") == content

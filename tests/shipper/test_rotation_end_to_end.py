@@ -67,12 +67,17 @@ async def test_copy_truncate_by_an_outside_tool_stores_every_line_once(
     await asyncio.to_thread(copy_truncate, log)
     assert await writer.wait() == 0
     # Lines written between the copy and the truncation are lost by copytruncate itself:
-    # what must be stored is what is on disk, in the copy or the live file.
+    # what must be stored is what is on disk, in the copy or the live file; the shipper may
+    # also have read some of those lost lines before the truncation.
     written = markers_on_disk(tmp_path)
     await shipper.wait_until_caught_up(len(written))
     copy = [name for name in backup_names(tmp_path) if name.startswith("app.jsonl.1")]
     assert copy, "the copy made by the outside tool is gone"
-    assert_exactly_once(await markers_in_elasticsearch(es_client), written)
+    assert_exactly_once(
+        await markers_in_elasticsearch(es_client),
+        written,
+        may_also_hold=writer_markers("ct", 20_000),
+    )
     assert await shipper.stop() == 0
 
 

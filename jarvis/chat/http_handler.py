@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from jarvis.app_keys import CHAT_SERVICE, METRICS, RATE_LIMIT, SETTINGS
+from jarvis.app_keys import CHAT_SERVICE, RATE_LIMIT, SETTINGS
 from jarvis.chat.service import ChatTurnError
 from jarvis.chat.validation import (
     ChatInputError,
@@ -22,22 +22,10 @@ logger = logging.getLogger("jarvis.chat")
 
 async def chat(request: web.Request) -> web.Response:
     app = request.app
-    settings, metrics = app[SETTINGS], app[METRICS]
-    secure = "true" if request.secure else "false"
+    settings = app[SETTINGS]
 
     def refuse(error: ChatInputError, status: int) -> web.Response:
-        metrics.chat_errors_total.inc({"stage": error.stage})
-        metrics.chat_requests_total.inc({"secure": secure, "status": "error"})
-        logger.warning(
-            "chat input refused",
-            extra={
-                "action": "chat_error",
-                "stage": error.stage,
-                "error": error.detail,
-                "user_id": error.user_id,
-                "transport": "http",
-            },
-        )
+        app[CHAT_SERVICE].refuse_input(error, "http", request.secure)
         return error_body(request, status, error.detail, stage=error.stage)
 
     try:
@@ -63,9 +51,7 @@ async def chat(request: web.Request) -> web.Response:
         return refuse(exc, 422)
 
     try:
-        answer = await app[CHAT_SERVICE].reply(chat_input, transport="http")
+        answer = await app[CHAT_SERVICE].reply(chat_input, "http", request.secure)
     except ChatTurnError as exc:
-        metrics.chat_requests_total.inc({"secure": secure, "status": "error"})
         return error_body(request, exc.status, exc.detail, stage=exc.stage)
-    metrics.chat_requests_total.inc({"secure": secure, "status": "success"})
     return web.json_response({"response": answer, "request_id": request[REQUEST_ID_KEY]})

@@ -9,8 +9,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from jarvis.chat.validation import ChatInput
+from jarvis.chat.validation import ChatInput, ChatInputError
 from jarvis.llm.base import LLMClient, LLMError
 from jarvis.memory import ConversationMemory, MemoryStoreError
 from jarvis.metrics import Metrics
@@ -44,12 +45,18 @@ class ChatService:
         self._log_content = log_content
 
     async def reply(
-        self, chat: ChatInput, transport: str, on_token: TokenSink | None = None
+        self,
+        chat: ChatInput,
+        transport: str,
+        secure: bool = False,
+        on_token: TokenSink | None = None,
     ) -> str:
         """The assistant's answer to ``chat``; each token also goes to ``on_token`` as it comes.
 
-        Raises ``ChatTurnError`` (already counted in ``chat_errors_total``) on failure.
+        Counts the turn in ``chat_requests_total``. Raises ``ChatTurnError`` (already counted
+        in ``chat_errors_total``) on failure.
         """
+        turn = _Turn(chat, transport, "true" if secure else "false")
         content = {"message_text": chat.message} if self._log_content else {}
         logger.info(
             "chat request",
@@ -64,7 +71,7 @@ class ChatService:
         try:
             history = await self._memory.history(chat.user_id)
         except MemoryStoreError as exc:
-            raise self._failed(chat, "memory", f"memory unavailable: {exc}", 503) from exc
+            raise self._failed(turn, "memory", f"memory unavailable: {exc}", 503) from exc
 
         messages = [*history, {"role": "user", "content": chat.message}]
         started = time.perf_counter()
@@ -78,7 +85,7 @@ class ChatService:
                         await on_token(token)
         except LLMError as exc:
             status = 504 if exc.reason == "timeout" else 502
-            raise self._failed(chat, "llm", f"language model failed: {exc}", status) from exc
+            raise self._failed(turn, "llm", f"language model failed: {exc}", status) from exc
         finally:
             llm_seconds = time.perf_counter() - started
             self._metrics.llm_generate_seconds.observe({}, llm_seconds)
@@ -88,7 +95,7 @@ class ChatService:
             await self._memory.append(chat.user_id, "user", chat.message)
             await self._memory.append(chat.user_id, "assistant", answer)
         except MemoryStoreError as exc:
-            raise self._failed(chat, "memory", f"could not save: {exc}", 503) from exc
+            raise self._failed(turn, "memory", f"could not save: {exc}", 503) from exc
 
         logger.info(
             "chat success",
@@ -100,17 +107,44 @@ class ChatService:
                 "transport": transport,
             },
         )
+        self._metrics.chat_requests_total.inc({"secure": turn.secure, "status": "success"})
         return answer
 
-    def _failed(self, chat: ChatInput, stage: str, detail: str, status: int) -> ChatTurnError:
+    def refuse_input(self, error: ChatInputError, transport: str, secure: bool) -> None:
+        """Count and log a chat refused for bad input (the caller answers the client)."""
+        self._metrics.chat_errors_total.inc({"stage": error.stage})
+        self._metrics.chat_requests_total.inc(
+            {"secure": "true" if secure else "false", "status": "error"}
+        )
+        logger.warning(
+            "chat input refused",
+            extra={
+                "action": "chat_error",
+                "stage": error.stage,
+                "error": error.detail,
+                "user_id": error.user_id,
+                "transport": transport,
+            },
+        )
+
+    def _failed(self, turn: _Turn, stage: str, detail: str, status: int) -> ChatTurnError:
         self._metrics.chat_errors_total.inc({"stage": stage})
+        self._metrics.chat_requests_total.inc({"secure": turn.secure, "status": "error"})
         logger.error(
             "chat error",
             extra={
                 "action": "chat_error",
-                "user_id": chat.user_id,
+                "user_id": turn.chat.user_id,
                 "stage": stage,
                 "error": detail,
+                "transport": turn.transport,
             },
         )
         return ChatTurnError(stage, detail, status)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    chat: ChatInput
+    transport: str
+    secure: str

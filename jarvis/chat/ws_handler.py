@@ -94,7 +94,6 @@ class _Session:
     async def handle_text(self, data: str) -> None:
         self.messages_in += 1
         started = time.perf_counter()
-        secure = "true" if self.request.secure else "false"
         settings = self.app[SETTINGS]
         logger.debug("websocket message", extra={"action": "ws_message", "direction": "in"})
         try:
@@ -117,17 +116,7 @@ class _Session:
             )
         except ChatInputError as exc:
             self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
-            self.metrics.chat_errors_total.inc({"stage": exc.stage})
-            self.metrics.chat_requests_total.inc({"secure": secure, "status": "error"})
-            logger.warning(
-                "websocket frame refused",
-                extra={
-                    "action": "ws_error",
-                    "stage": exc.stage,
-                    "error": exc.detail,
-                    "user_id": exc.user_id,
-                },
-            )
+            self.app[CHAT_SERVICE].refuse_input(exc, "ws", self.request.secure)
             await self.send_error(exc.detail, stage=exc.stage)
             return
 
@@ -137,12 +126,12 @@ class _Session:
             await self.send({"type": "token", "content": token})
 
         try:
-            answer = await self.app[CHAT_SERVICE].reply(chat_input, "ws", on_token=send_token)
+            answer = await self.app[CHAT_SERVICE].reply(
+                chat_input, "ws", self.request.secure, on_token=send_token
+            )
         except ChatTurnError as exc:
-            self.metrics.chat_requests_total.inc({"secure": secure, "status": "error"})
             await self.send_error(exc.detail, stage=exc.stage)
             return
-        self.metrics.chat_requests_total.inc({"secure": secure, "status": "success"})
         await self.send({"type": "done", "response": answer, "request_id": self.request_id})
         self.metrics.ws_message_seconds.observe({}, time.perf_counter() - started)
 

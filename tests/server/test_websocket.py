@@ -79,7 +79,7 @@ async def test_every_log_line_of_a_session_carries_the_upgrade_request_id(jarvis
     actions = [line["action"] for line in session_lines]
     assert actions.count("chat_request") == 3 and actions.count("chat_success") == 3
     assert actions[0] == "ws_connect" and actions[-1] == "ws_close"
-    assert "ws_error" in actions
+    assert "chat_error" in actions
     assert close["messages_in"] == 4 and close["messages_out"] > 4
     assert close["close_code"] == 1000
 

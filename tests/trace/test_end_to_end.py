@@ -212,4 +212,4 @@ async def test_a_chat_and_a_websocket_session_traced_through_the_live_stack(
     assert len(holding_session) >= 2, files
     ws_actions = [line.get("action") for line in await lines_of(server, ws_id)]
     assert ws_actions[0] == "ws_connect" and "ws_close" in ws_actions
-    assert ws_actions.count("chat_request") == 3 and "ws_error" in ws_actions
+    assert ws_actions.count("chat_request") == 3 and "chat_error" in ws_actions

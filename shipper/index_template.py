@@ -12,7 +12,7 @@ TEMPLATE_NAME = "jarvis-logs"
 
 _KEYWORDS = (
     "request_id user_id level logger action route method stage transport client module "
-    "function tags trace_id span_id service direction error exc_type"
+    "function tags trace_id span_id service direction error exc_type health"
 ).split()
 _LONGS = "status line bytes close_code message_length response_length".split()
 _DOUBLES = "timestamp duration_ms llm_seconds".split()
@@ -38,8 +38,8 @@ def template_mappings() -> dict[str, Any]:
     }
     properties.update({name: {"type": "keyword"} for name in _KEYWORDS})
     properties.update({name: {"type": "long"} for name in _LONGS})
-    # health_change lines carry a word ("up", "down") in ``status``, access lines an HTTP code:
-    # keep the word in _source instead of rejecting the whole event as a mapping conflict.
+    # Our server puts HTTP codes in ``status``; a line from another producer with a word
+    # there is kept in _source rather than dead-lettered as a mapping conflict.
     properties["status"]["ignore_malformed"] = True
     properties.update({name: {"type": "double"} for name in _DOUBLES})
     return {

@@ -1,0 +1,97 @@
+"""Log processors: each takes the record and the event built so far and returns the event.
+
+Adding a field to every log line is adding a processor here, not editing a formatter.
+Processors run in the caller's thread and context (see ``JsonLogHandler.emit``), which is
+what lets them read the request's contextvars.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp.http_exceptions import HttpProcessingError
+
+from jarvis.request_context import get_request_id, get_trace
+
+Event = dict[str, Any]
+Processor = Callable[[logging.LogRecord, Event], Event]
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "taskName"}
+)
+
+
+def add_base_fields(record: logging.LogRecord, event: Event) -> Event:
+    event["timestamp"] = record.created
+    event["level"] = record.levelname
+    event["logger"] = record.name
+    event["message"] = record.getMessage()
+    return event
+
+
+def add_request_context(record: logging.LogRecord, event: Event) -> Event:
+    # An ID given explicitly on the record wins: the access logger runs outside the
+    # request's context and passes the ID it read from the request object.
+    request_id = getattr(record, "request_id", None) or get_request_id()
+    if request_id is not None:
+        event["request_id"] = request_id
+    trace = get_trace()
+    if trace is not None and not hasattr(record, "trace_id"):
+        event["trace_id"] = trace.trace_id
+        event["span_id"] = trace.span_id
+    return event
+
+
+def add_code_location(record: logging.LogRecord, event: Event) -> Event:
+    event["module"] = record.module
+    event["function"] = record.funcName
+    event["line"] = record.lineno
+    return event
+
+
+def add_extra_fields(record: logging.LogRecord, event: Event) -> Event:
+    for key, value in vars(record).items():
+        if key not in _STANDARD_ATTRS and not key.startswith("_"):
+            event[key] = value
+    return event
+
+
+def add_exception(record: logging.LogRecord, event: Event) -> Event:
+    # The traceback stays a field of its own instead of being folded into the message,
+    # so the message remains searchable and the traceback readable.
+    if record.exc_info and record.exc_info[1] is not None:
+        exc_type, exc, tb = record.exc_info
+        event["exc_type"] = exc_type.__name__ if exc_type else type(exc).__name__
+        event["exc_message"] = str(exc)
+        event["traceback"] = "".join(traceback.format_exception(exc_type, exc, tb))
+    elif record.stack_info:
+        event["stack"] = record.stack_info
+    return event
+
+
+def demote_client_protocol_errors(record: logging.LogRecord, event: Event) -> Event:
+    # aiohttp logs malformed HTTP from clients as ERROR with a traceback; that is bad input,
+    # not a server fault, and must not page anyone or bury real errors.
+    exc = record.exc_info[1] if record.exc_info else None
+    if record.name == "aiohttp.server" and isinstance(exc, HttpProcessingError):
+        event["level"] = "WARNING"
+        event["action"] = "bad_http_request"
+        event["error"] = exc.message.splitlines()[0] if exc.message else type(exc).__name__
+        for key in ("traceback", "exc_message"):
+            event.pop(key, None)
+    return event
+
+
+DEFAULT_PROCESSORS: tuple[Processor, ...] = (
+    add_base_fields,
+    add_request_context,
+    add_code_location,
+    add_extra_fields,
+    add_exception,
+    demote_client_protocol_errors,
+)

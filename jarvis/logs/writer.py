@@ -1,0 +1,151 @@
+"""The background writer: takes rendered JSON lines off a queue and appends them to stdout
+and to the log file, in a thread of its own so that no event loop ever waits on a disk."""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from typing import BinaryIO
+
+_STOP = object()
+_MAX_BATCH_LINES = 4096
+
+
+class LogWriter:
+    """Writes whole lines only; reopens the log file when it is renamed or deleted (rotation by
+    the shipper), so every line lands either wholly in the old file or wholly in the new one."""
+
+    def __init__(self, path: str | None, stdout: BinaryIO | None, queue_size: int = 10_000):
+        self.path = path or None
+        self._stdout = stdout
+        self._queue: queue.Queue[bytes | object] = queue.Queue(maxsize=queue_size)
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._thread = threading.Thread(target=self._run, name="jarvis-log-writer", daemon=True)
+        self.lines_written = 0
+        self.lines_dropped = 0
+        self.reopens = 0
+        self.last_error: str | None = None
+        self.last_write_seconds = 0.0
+
+    def start(self) -> LogWriter:
+        if self.path:
+            self._open()
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, line: bytes) -> None:
+        """Queue one rendered line. Never blocks: when the queue is full the line is counted
+        as dropped (reported by the log-sink health check) rather than stalling the server."""
+        if not self._thread.is_alive():
+            self._write_batch([line])
+            return
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            self.lines_dropped += 1
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write everything queued so far, then close the file."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch: list[bytes] = []
+            stop = item is _STOP
+            if not stop:
+                batch.append(item)  # type: ignore[arg-type]
+                while len(batch) < _MAX_BATCH_LINES:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)  # type: ignore[arg-type]
+            if batch:
+                self._write_batch(batch)
+            if stop:
+                return
+
+    def _write_batch(self, batch: list[bytes]) -> None:
+        data = b"".join(batch)
+        started = time.perf_counter()
+        if self._stdout is not None:
+            try:
+                self._stdout.write(data)
+                self._stdout.flush()
+            except (OSError, ValueError) as exc:
+                self.last_error = f"stdout: {exc}"
+        if self.path:
+            try:
+                self._reopen_if_moved()
+                assert self._fd is not None
+                _write_all(self._fd, data)
+                self.last_error = None
+            except OSError as exc:
+                self.last_error = f"{self.path}: {exc.strerror or exc}"
+                self._close_quietly()
+        self.lines_written += len(batch)
+        self.last_write_seconds = time.perf_counter() - started
+
+    def _open(self) -> None:
+        directory = os.path.dirname(self.path or "")
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        assert self.path is not None
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        st = os.fstat(self._fd)
+        self._identity = (st.st_dev, st.st_ino)
+
+    def _reopen_if_moved(self) -> None:
+        assert self.path is not None
+        if self._fd is None:
+            self._open()
+            return
+        try:
+            st = os.stat(self.path)
+            current: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            current = None
+        if current != self._identity:
+            self._close_quietly()
+            self._open()
+            self.reopens += 1
+
+    def _close_quietly(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def stdout_stream() -> BinaryIO:
+    return sys.stdout.buffer

@@ -8,7 +8,6 @@ from jarvis.logs.handler import JsonLogHandler
 from jarvis.logs.writer import LogWriter, stdout_stream
 from jarvis.settings import Settings
 
-
 _LOGGERS_THAT_LEAK_CONTENT = ("aiosqlite", "aiohttp.client", "elastic_transport")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
@@ -20,10 +21,9 @@ Event = dict[str, Any]
 Processor = Callable[[logging.LogRecord, Event], Event]
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_STANDARD_ATTRS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "taskName"}
-)
+_BLANK_RECORD_ATTRS = vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+_STANDARD_ATTRS = frozenset(_BLANK_RECORD_ATTRS | {"message", "asctime", "taskName"})
+_FIRST_EXTRA_INDEX = len(_BLANK_RECORD_ATTRS)
 
 
 def add_base_fields(record: logging.LogRecord, event: Event) -> Event:
@@ -55,8 +55,10 @@ def add_code_location(record: logging.LogRecord, event: Event) -> Event:
 
 
 def add_extra_fields(record: logging.LogRecord, event: Event) -> Event:
-    for key, value in vars(record).items():
-        if key not in _STANDARD_ATTRS and not key.startswith("_"):
+    # ``extra=`` keys are set after the standard attributes, so only the tail of the record's
+    # dict needs a look: this processor runs for every line, on the request's path.
+    for key, value in islice(vars(record).items(), _FIRST_EXTRA_INDEX, None):
+        if key not in _STANDARD_ATTRS and key[0] != "_":
             event[key] = value
     return event
 

@@ -16,17 +16,13 @@ import aiohttp
 import orjson
 import pytest
 from support.jarvis_server import JarvisProcess, start_jarvis_serve
-from trace_cli import run_cli
+from trace_cli import jsonl, run_cli
 from trace_documents import unshipped
 
 pytestmark = pytest.mark.timeout(300)
 
 WAIT_SECONDS = 120
 ROTATE_BYTES = 2000
-
-
-def jsonl(text: str) -> list[dict]:
-    return [orjson.loads(line) for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture

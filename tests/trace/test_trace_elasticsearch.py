@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import pytest
-from trace_cli import run_cli
+from trace_cli import jsonl, run_cli
 from trace_documents import PrivateIndices, shipped
 from trace_log_lines import (
     by_time,
@@ -23,10 +22,6 @@ from trace_log_lines import (
 pytestmark = pytest.mark.timeout(180)
 
 SESSION = "0b7e9c1a-ws-session"
-
-
-def jsonl(text: str) -> list[dict]:
-    return [orjson.loads(line) for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture

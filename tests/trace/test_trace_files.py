@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from trace_cli import run_cli
+from trace_cli import jsonl, run_cli
 from trace_log_lines import (
     by_time,
     failed_chat,
@@ -22,10 +22,6 @@ from trace_log_lines import (
 pytestmark = pytest.mark.timeout(120)
 
 TRACED = "9f1c2d3e-4b5a-6789-abcd-ef0123456789"
-
-
-def jsonl(text: str) -> list[dict]:
-    return [orjson.loads(line) for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+import orjson
+
 CLI_TIMEOUT_SECONDS = 60
 
 
@@ -48,3 +50,8 @@ async def run_cli(*args: str, **environ: str) -> CliResult:
         raise
     assert process.returncode is not None
     return CliResult(process.returncode, stdout.decode(), stderr.decode())
+
+
+def jsonl(text: str) -> list[dict]:
+    """The events of a ``--json`` output, one JSON object per line."""
+    return [orjson.loads(line) for line in text.splitlines() if line.strip()]

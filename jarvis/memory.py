@@ -83,13 +83,22 @@ class ConversationMemory:
 
     async def append(self, user_id: str, role: str, content: str) -> None:
         """Store one message, durably, and forget the user's messages beyond ``max_turns``."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        await self._insert(user_id, [(role, content)])
+
+    async def save_turn(self, user_id: str, question: str, answer: str) -> None:
+        """Store a question and its answer together: both or neither, so the history never
+        holds a question without its answer."""
+        await self._insert(user_id, [("user", question), ("assistant", answer)])
+
+    async def _insert(self, user_id: str, messages: list[tuple[str, str]]) -> None:
+        for role, _ in messages:
+            if role not in ROLES:
+                raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         async with self._write_lock, self._counted("save") as db:
             try:
-                await db.execute(
+                await db.executemany(
                     "INSERT INTO messages (user_id, role, content) VALUES (?, ?, ?)",
-                    (user_id, role, content),
+                    [(user_id, role, content) for role, content in messages],
                 )
                 await db.execute(
                     "DELETE FROM messages WHERE user_id = ? AND id <= ("

@@ -168,3 +168,18 @@ async def test_unknown_role_is_refused(memory):
     with pytest.raises(ValueError, match="role"):
         await memory.append("jack", "robot", "beep")
     assert await memory.history("jack") == []
+
+
+async def test_a_turn_is_saved_whole_or_not_at_all(tmp_path):
+    """The question and its answer land together, in order, as one counted save."""
+    metrics = Metrics.create()
+    memory = await ConversationMemory.open(str(tmp_path / "m.db"), 10, metrics)
+    try:
+        await memory.save_turn("enzo", "Bonjour ?", "Bonjour !")
+        assert await memory.history("enzo") == [
+            {"role": "user", "content": "Bonjour ?"},
+            {"role": "assistant", "content": "Bonjour !"},
+        ]
+        assert metrics.memory_operations_total.get({"operation": "save", "status": "ok"}) == 1
+    finally:
+        await memory.close()

@@ -92,8 +92,7 @@ class ChatService:
         answer = "".join(tokens)
 
         try:
-            await self._memory.append(chat.user_id, "user", chat.message)
-            await self._memory.append(chat.user_id, "assistant", answer)
+            await self._memory.save_turn(chat.user_id, chat.message, answer)
         except MemoryStoreError as exc:
             raise self._failed(turn, "memory", f"could not save: {exc}", 503) from exc
 

@@ -53,7 +53,7 @@ async def test_the_seed_grep_shows_every_family_with_its_type(jarvis_server):
         assert f"# TYPE {name} {kind}" in text, name
     assert sample(text, "chat_requests_total", secure="false", status="success") == 1
     assert sample(text, "llm_generate_seconds_count") == 1
-    assert sample(text, "memory_operations_total", operation="save", status="ok") == 2
+    assert sample(text, "memory_operations_total", operation="save", status="ok") == 1
     assert sample(text, "memory_operations_total", operation="load", status="ok") == 1
     assert sample(text, "service_health_status", service="memory") == 1
     assert sample(text, "service_response_seconds_count", service="memory") == 1

@@ -7,6 +7,7 @@ import logging
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from jarvis.middlewares.client_address import client_address_of
 from jarvis.middlewares.errors import route_of
 from jarvis.request_context import REQUEST_ID_KEY, TRACE_KEY
 
@@ -29,7 +30,7 @@ class JsonAccessLogger(AbstractAccessLogger):
             "bytes": response.content_length
             if response.content_length is not None
             else response.body_length,
-            "client": request.remote,
+            "client": client_address_of(request),
             "user_agent": request.headers.get("User-Agent", ""),
         }
         request_id = request.get(REQUEST_ID_KEY)

@@ -17,6 +17,7 @@ from jarvis.logs.writer import LogWriter
 from jarvis.memory import ConversationMemory
 from jarvis.metrics import Metrics
 from jarvis.metrics_endpoint import metrics as metrics_handler
+from jarvis.middlewares.client_address import client_address_middleware
 from jarvis.middlewares.errors import json_errors
 from jarvis.middlewares.metrics import metrics_middleware
 from jarvis.middlewares.request_id import request_id_middleware, request_id_response_hook
@@ -40,6 +41,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             request_id_middleware(settings.request_id_header),
+            client_address_middleware(settings.trusted_proxy_hops),
             metrics_middleware(metrics),
             json_errors,
         ],

@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from jarvis.metrics import Metrics
+from jarvis.middlewares.client_address import client_address_of
 from jarvis.rate_limiter import RateDecision, TokenBucketLimiter
 
 logger = logging.getLogger("jarvis.ratelimit")
@@ -24,7 +25,7 @@ class RateLimitGuard:
         if self._limiter is None:
             return RateDecision(allowed=True)
         client_type = "user" if user_id else "ip"
-        client = user_id if user_id else (request.remote or "unknown")
+        client = user_id if user_id else client_address_of(request)
         decision = self._limiter.check(endpoint, f"{client_type}:{client}")
         if not decision.allowed:
             self._metrics.rate_limit_hits_total.inc(

@@ -56,6 +56,9 @@ class Settings:
     rate_limit_burst: int = field(default=20, metadata=_env("RATE_LIMIT_BURST"))
     rate_limit_max_clients: int = field(default=100_000, metadata=_env("RATE_LIMIT_MAX_CLIENTS"))
 
+    # Reverse proxies in front of the server that append to X-Forwarded-For (0: none).
+    trusted_proxy_hops: int = field(default=0, metadata=_env("TRUSTED_PROXY_HOPS"))
+
     max_body_bytes: int = field(default=64 * 1024, metadata=_env("MAX_BODY_BYTES"))
     max_message_chars: int = field(default=16_000, metadata=_env("MAX_MESSAGE_CHARS"))
     max_user_id_chars: int = field(default=128, metadata=_env("MAX_USER_ID_CHARS"))

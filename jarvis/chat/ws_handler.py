@@ -22,6 +22,7 @@ from jarvis.chat.validation import (
     decode_json,
     validate_chat_payload,
 )
+from jarvis.middlewares.client_address import client_address_of
 from jarvis.request_context import REQUEST_ID_KEY
 
 logger = logging.getLogger("jarvis.ws")
@@ -44,7 +45,9 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
     metrics.ws_connections_total.inc({"status": "accepted"})
     metrics.ws_active_connections.inc({})
     app[OPEN_SOCKETS].add(ws)
-    logger.info("websocket connected", extra={"action": "ws_connect", "client": request.remote})
+    logger.info(
+        "websocket connected", extra={"action": "ws_connect", "client": client_address_of(request)}
+    )
     try:
         async for frame in ws:
             if frame.type is WSMsgType.TEXT:

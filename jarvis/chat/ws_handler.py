@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from jarvis.app_keys import CHAT_SERVICE, METRICS, OPEN_SOCKETS, RATE_LIMIT, SETTINGS
 from jarvis.chat.service import ChatTurnError
@@ -56,12 +56,17 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
                 await session.send_error("frames must be JSON text, not binary", stage="parse")
             elif frame.type is WSMsgType.ERROR:
                 metrics.ws_connections_total.inc({"status": "error"})
+                # A frame over the size limit is the WebSocket's oversized body: aiohttp has
+                # closed with 1009, and it counts like an HTTP 413.
+                too_big = getattr(frame.data, "code", None) == WSCloseCode.MESSAGE_TOO_BIG
+                if too_big:
+                    metrics.chat_errors_total.inc({"stage": "body_too_large"})
                 logger.warning(
                     "websocket error",
                     extra={
                         "action": "ws_error",
-                        "stage": "transport",
-                        "error": str(ws.exception()),
+                        "stage": "body_too_large" if too_big else "transport",
+                        "error": str(frame.data),
                     },
                 )
     finally:

@@ -117,3 +117,21 @@ async def test_a_plain_get_on_ws_is_refused_cleanly(jarvis_server):
         assert response.status == 400
         assert (await response.json())["request_id"] == response.headers["X-Request-ID"]
     assert sample(await server.metrics_text(), "ws_connections_total", status="rejected") == 1
+
+
+async def test_an_oversized_frame_closes_with_1009_and_is_logged(jarvis_server):
+    server = await jarvis_server(max_body_bytes=1024)
+    async with server.session.ws_connect(
+        server.url + "/ws", headers={"X-Request-ID": "big-frame"}
+    ) as ws:
+        await ws.send_str("x" * 4096)
+        message = await asyncio.wait_for(ws.receive(), 5)
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+    error = await server.wait_for_log(lambda line: line.get("action") == "ws_error")
+    assert error["request_id"] == "big-frame" and error["stage"] == "body_too_large"
+    await server.wait_for_log(lambda line: line.get("action") == "ws_close")
+    text = await server.metrics_text()
+    assert sample(text, "ws_active_connections") == 0
+    assert sample(text, "ws_connections_total", status="error") == 1
+    assert sample(text, "chat_errors_total", stage="body_too_large") == 1

@@ -23,7 +23,6 @@ WS_MESSAGE_STATUSES = ("ok", "error")
 CHAT_STATUSES = ("success", "error")
 CHAT_ERROR_STAGES = ("parse", "validation", "body_too_large", "memory", "llm", "internal")
 MEMORY_OPERATIONS = ("load", "save", "ping")
-SERVICES = ("ollama", "memory", "log_sink")
 RATE_LIMITED_ENDPOINTS = ("/chat", "/ws")
 CLIENT_TYPES = ("user", "ip")
 

@@ -32,11 +32,9 @@ class LogWriter:
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None
         self._thread = threading.Thread(target=self._run, name="jarvis-log-writer", daemon=True)
-        self.lines_written = 0
         self.lines_dropped = 0
         self.reopens = 0
         self.last_error: str | None = None
-        self.last_write_seconds = 0.0
 
     def start(self) -> LogWriter:
         if self.path:
@@ -47,10 +45,6 @@ class LogWriter:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
-
-    @property
-    def queued(self) -> int:
-        return len(self._pending)
 
     def submit(self, line: bytes) -> None:
         """Queue one rendered line. Never blocks: when the queue is full the line is counted
@@ -91,7 +85,6 @@ class LogWriter:
 
     def _write_batch(self, batch: list[bytes]) -> None:
         data = b"".join(batch)
-        started = time.perf_counter()
         if self._stdout is not None:
             try:
                 self._stdout.write(data)
@@ -107,8 +100,6 @@ class LogWriter:
             except OSError as exc:
                 self.last_error = f"{self.path}: {exc.strerror or exc}"
                 self._close_quietly()
-        self.lines_written += len(batch)
-        self.last_write_seconds = time.perf_counter() - started
 
     def _open(self) -> None:
         directory = os.path.dirname(self.path or "")

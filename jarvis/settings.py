@@ -7,65 +7,59 @@ variables, then explicit overrides (command-line options).
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jarvis.config import SettingsError, env_field, load_config
+
 DEFAULT_CONFIG_FILE = Path("config/jarvis.toml")
 
-
-class SettingsError(ValueError):
-    """A configuration value that cannot be used; the message names the setting."""
-
-
-def _env(name: str) -> dict[str, str]:
-    return {"env": name}
+__all__ = ["Settings", "SettingsError"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = field(default="127.0.0.1", metadata=_env("JARVIS_HOST"))
-    port: int = field(default=8000, metadata=_env("JARVIS_PORT"))
+    host: str = env_field("JARVIS_HOST", default="127.0.0.1")
+    port: int = env_field("JARVIS_PORT", default=8000)
 
-    log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL"))
-    log_file: str = field(default="", metadata=_env("LOG_FILE"))
-    log_stdout: bool = field(default=True, metadata=_env("LOG_STDOUT"))
+    log_level: str = env_field("LOG_LEVEL", default="INFO")
+    log_file: str = env_field("LOG_FILE", default="")
+    log_stdout: bool = env_field("LOG_STDOUT", default=True)
     # Chat texts are personal data: only their lengths are logged unless this is on.
-    log_chat_content: bool = field(default=False, metadata=_env("LOG_CHAT_CONTENT"))
-    log_queue_size: int = field(default=10_000, metadata=_env("LOG_QUEUE_SIZE"))
+    log_chat_content: bool = env_field("LOG_CHAT_CONTENT", default=False)
+    log_queue_size: int = env_field("LOG_QUEUE_SIZE", default=10_000)
 
-    prometheus_metrics: bool = field(default=True, metadata=_env("PROMETHEUS_METRICS"))
-    request_id_header: str = field(default="X-Request-ID", metadata=_env("REQUEST_ID_HEADER"))
+    prometheus_metrics: bool = env_field("PROMETHEUS_METRICS", default=True)
+    request_id_header: str = env_field("REQUEST_ID_HEADER", default="X-Request-ID")
 
-    llm_provider: str = field(default="ollama", metadata=_env("JARVIS_LLM"))
-    ollama_url: str = field(default="http://127.0.0.1:11434", metadata=_env("OLLAMA_URL"))
-    ollama_model: str = field(default="llama3.2", metadata=_env("OLLAMA_MODEL"))
-    ollama_connect_timeout: float = field(default=5.0, metadata=_env("OLLAMA_CONNECT_TIMEOUT"))
-    ollama_read_timeout: float = field(default=60.0, metadata=_env("OLLAMA_READ_TIMEOUT"))
-    ollama_total_timeout: float = field(default=120.0, metadata=_env("OLLAMA_TOTAL_TIMEOUT"))
+    llm_provider: str = env_field("JARVIS_LLM", default="ollama")
+    ollama_url: str = env_field("OLLAMA_URL", default="http://127.0.0.1:11434")
+    ollama_model: str = env_field("OLLAMA_MODEL", default="llama3.2")
+    ollama_connect_timeout: float = env_field("OLLAMA_CONNECT_TIMEOUT", default=5.0)
+    ollama_read_timeout: float = env_field("OLLAMA_READ_TIMEOUT", default=60.0)
+    ollama_total_timeout: float = env_field("OLLAMA_TOTAL_TIMEOUT", default=120.0)
 
-    memory_path: str = field(default="jarvis-memory.sqlite3", metadata=_env("MEMORY_PATH"))
-    memory_max_turns: int = field(default=20, metadata=_env("MEMORY_MAX_TURNS"))
+    memory_path: str = env_field("MEMORY_PATH", default="jarvis-memory.sqlite3")
+    memory_max_turns: int = env_field("MEMORY_MAX_TURNS", default=20)
 
-    rate_limit_enabled: bool = field(default=True, metadata=_env("RATE_LIMIT_ENABLED"))
-    rate_limit_per_minute: float = field(default=60.0, metadata=_env("RATE_LIMIT_PER_MINUTE"))
-    rate_limit_burst: int = field(default=20, metadata=_env("RATE_LIMIT_BURST"))
-    rate_limit_max_clients: int = field(default=100_000, metadata=_env("RATE_LIMIT_MAX_CLIENTS"))
+    rate_limit_enabled: bool = env_field("RATE_LIMIT_ENABLED", default=True)
+    rate_limit_per_minute: float = env_field("RATE_LIMIT_PER_MINUTE", default=60.0)
+    rate_limit_burst: int = env_field("RATE_LIMIT_BURST", default=20)
+    rate_limit_max_clients: int = env_field("RATE_LIMIT_MAX_CLIENTS", default=100_000)
 
     # Reverse proxies in front of the server that append to X-Forwarded-For (0: none).
-    trusted_proxy_hops: int = field(default=0, metadata=_env("TRUSTED_PROXY_HOPS"))
+    trusted_proxy_hops: int = env_field("TRUSTED_PROXY_HOPS", default=0)
 
-    max_body_bytes: int = field(default=64 * 1024, metadata=_env("MAX_BODY_BYTES"))
-    max_message_chars: int = field(default=16_000, metadata=_env("MAX_MESSAGE_CHARS"))
-    max_user_id_chars: int = field(default=128, metadata=_env("MAX_USER_ID_CHARS"))
+    max_body_bytes: int = env_field("MAX_BODY_BYTES", default=64 * 1024)
+    max_message_chars: int = env_field("MAX_MESSAGE_CHARS", default=16_000)
+    max_user_id_chars: int = env_field("MAX_USER_ID_CHARS", default=128)
 
-    health_interval: float = field(default=15.0, metadata=_env("HEALTH_INTERVAL"))
-    health_timeout: float = field(default=3.0, metadata=_env("HEALTH_TIMEOUT"))
-    shutdown_timeout: float = field(default=30.0, metadata=_env("SHUTDOWN_TIMEOUT"))
+    health_interval: float = env_field("HEALTH_INTERVAL", default=15.0)
+    health_timeout: float = env_field("HEALTH_TIMEOUT", default=3.0)
+    shutdown_timeout: float = env_field("SHUTDOWN_TIMEOUT", default=30.0)
 
     def __post_init__(self) -> None:
         if self.llm_provider not in ("ollama", "echo"):
@@ -87,55 +81,28 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> Settings:
-        """Build the settings from file, environment and overrides (``None`` ones ignored)."""
+        """Build the settings from file, environment and overrides (``None`` ones ignored).
+
+        The file is ``config_file``, else ``$JARVIS_CONFIG``, else ``config/jarvis.toml`` when
+        it exists; a file named explicitly must exist.
+        """
         environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        path = Path(config_file or environ.get("JARVIS_CONFIG") or DEFAULT_CONFIG_FILE)
-        if path.is_file():
-            values.update(_read_toml(path, cls))
-        elif config_file is not None:
-            raise SettingsError(f"config file {path} does not exist")
-        for f in dataclasses.fields(cls):
-            raw = environ.get(f.metadata["env"])
-            if raw is not None:
-                values[f.name] = _coerce(f, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return load_config(
+            cls,
+            section="server",
+            config_file=config_file or environ.get("JARVIS_CONFIG") or None,
+            default_file=DEFAULT_CONFIG_FILE,
+            environ=environ,
+            overrides=overrides,
+            option_names=OPTION_NAMES,
+        )
 
 
-def _read_toml(path: Path, cls: type[Settings]) -> dict[str, Any]:
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    section = data.get("server", data)
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(section) - set(known))
-    if unknown:
-        raise SettingsError(f"{path}: unknown settings {', '.join(unknown)}")
-    return {name: _coerce(known[name], value) for name, value in section.items()}
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _coerce(f: dataclasses.Field[Any], raw: Any) -> Any:
-    kind = (
-        f.type
-        if isinstance(f.type, type)
-        else {"int": int, "float": float, "bool": bool}.get(str(f.type), str)
-    )
-    try:
-        if kind is bool:
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text in _TRUE:
-                return True
-            if text in _FALSE:
-                return False
-            raise ValueError(raw)
-        return kind(raw)
-    except (TypeError, ValueError):
-        raise SettingsError(
-            f"{f.metadata['env']} ({f.name}) expects {kind.__name__}, got {raw!r}"
-        ) from None
+# The ``jarvis serve`` options that override settings, named in error messages.
+OPTION_NAMES = {
+    "host": "--host",
+    "port": "--port",
+    "log_level": "--log-level",
+    "log_file": "--log-file",
+    "llm_provider": "--llm",
+}

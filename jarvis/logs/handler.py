@@ -5,22 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import orjson
-
 from jarvis.logs.processors import DEFAULT_PROCESSORS, Event, Processor
+from jarvis.logs.render import render_json_line
 from jarvis.logs.writer import LogWriter
-
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
-
-
-def render_json_line(event: Event) -> bytes:
-    """One JSON object terminated by a newline; orjson escapes any newline inside values,
-    so a value can never start a forged line."""
-    try:
-        return orjson.dumps(event, default=str, option=_ORJSON_OPTIONS)
-    except (TypeError, orjson.JSONEncodeError):
-        # e.g. integers beyond 64 bits: keep the event, as text.
-        return orjson.dumps({k: str(v) for k, v in event.items()}, option=_ORJSON_OPTIONS)
 
 
 class JsonLogHandler(logging.Handler):

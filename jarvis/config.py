@@ -1,0 +1,144 @@
+"""One way to load a program's configuration, for the server and the shipper alike.
+
+A configuration is a frozen dataclass whose fields name, in their metadata, the environment
+variables that set them (``env_field``). Precedence, lowest to highest: the field defaults, a
+TOML file (one section of it), the environment, then explicit overrides (command-line
+options). Every value is coerced to the field's type once, at start-up, and an error names
+where the bad value came from: the file and key, the variable, or the option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message says which and where from."""
+
+
+def env_field(*names: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    """A dataclass field set by the environment variables ``names`` (the last one set wins)."""
+    return field(default=default, metadata={"env": names}, **kwargs)
+
+
+def env_names(f: dataclasses.Field[Any]) -> tuple[str, ...]:
+    return tuple(f.metadata.get("env", ()))
+
+
+def load_config(
+    cls: type[T],
+    *,
+    section: str,
+    config_file: str | Path | None,
+    default_file: Path | None = None,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any] | None = None,
+    option_names: Mapping[str, str] | None = None,
+) -> T:
+    """Build ``cls`` from defaults < ``[section]`` of the TOML file < environment < overrides.
+
+    ``config_file`` is the file the user named (an error when it does not exist);
+    ``default_file`` is read only when it exists. ``None`` overrides are ignored.
+    ``option_names`` maps field names to the command-line options that override them, for
+    error messages.
+    """
+    values: dict[str, Any] = {}
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    path = Path(config_file) if config_file else default_file
+    if path is not None and (config_file or path.is_file()):
+        for name, raw in read_toml_section(path, section).items():
+            if name not in fields or not fields[name].init:
+                known = ", ".join(sorted(n for n, f in fields.items() if f.init))
+                raise SettingsError(f"{path}: unknown setting {name!r} in [{section}] ({known})")
+            values[name] = coerce(hints[name], raw, f"{path}: {name}")
+    for name, f in fields.items():
+        for variable in env_names(f):
+            raw = environ.get(variable)
+            if raw is not None and raw != "":
+                values[name] = coerce(hints[name], raw, variable)
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            where = (option_names or {}).get(name, name)
+            values[name] = coerce(hints[name], raw, where)
+    try:
+        return cls(**values)
+    except SettingsError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise SettingsError(str(error)) from None
+
+
+def read_toml_section(path: Path, section: str) -> dict[str, Any]:
+    """The ``[section]`` table of a TOML file (the whole file when it has no sections)."""
+    try:
+        with path.open("rb") as stream:
+            document = tomllib.load(stream)
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} does not exist") from None
+    except OSError as error:
+        raise SettingsError(f"config file {path}: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"config file {path} is not valid TOML: {error}") from None
+    table = document.get(section, document)
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [{section}] must be a table")
+    # Other programs' sections may share the file.
+    return {k: v for k, v in table.items() if not isinstance(v, dict)}
+
+
+def coerce(kind: Any, raw: Any, where: str) -> Any:
+    """``raw`` (text from the environment, or a TOML value) as a value of type ``kind``."""
+    optional = False
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        members = [k for k in typing.get_args(kind) if k is not type(None)]
+        optional = len(members) < len(typing.get_args(kind))
+        kind = members[0]
+    if optional and (raw is None or raw == ""):
+        return None
+    try:
+        if kind is bool:
+            return _boolean(raw)
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(raw)
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)
+        if kind is Path:
+            return Path(str(raw))
+        if kind is str:
+            if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+                raise ValueError(raw)
+            return str(raw)
+        return kind(raw)
+    except (TypeError, ValueError):
+        expected = {bool: "true or false", int: "an integer", float: "a number"}.get(
+            kind, getattr(kind, "__name__", str(kind))
+        )
+        raise SettingsError(f"{where} expects {expected}, got {raw!r}") from None
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(raw)

@@ -5,16 +5,13 @@ Everything here blocks on the disk: the tailer calls it through an executor.
 
 from __future__ import annotations
 
-import glob
 import gzip
 import os
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from shipper.file_identity import fingerprint_fd, fingerprint_path
-
-ROTATED_SUFFIX = re.compile(r"\.(\d+)(\.gz)?$")
+from shipper.source.backups import backups_of, base_paths, live_paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,43 +25,6 @@ class Candidate:
     fingerprint: str | None
     live: bool
     compressed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Backup:
-    """A rotated file next to a live one: ``<live>.<index>`` or ``<live>.<index>.gz``."""
-
-    path: str
-    index: int
-    compressed: bool
-
-
-def live_paths(pattern: str) -> list[str]:
-    """The files the pattern names now, rotated backups excluded."""
-    return sorted(
-        path
-        for path in glob.glob(pattern)
-        if not ROTATED_SUFFIX.search(path) and os.path.isfile(path)
-    )
-
-
-def base_paths(pattern: str) -> list[str]:
-    """Live paths whose backups to look for (a literal path counts even while it is absent)."""
-    bases = set(live_paths(pattern))
-    if not glob.has_magic(pattern):
-        bases.add(pattern)
-    return sorted(bases)
-
-
-def backups_of(base: str) -> list[Backup]:
-    """The rotated backups of ``base``, lowest index (newest) first."""
-    found = []
-    prefix_length = len(base)
-    for path in glob.glob(glob.escape(base) + ".*"):
-        match = ROTATED_SUFFIX.fullmatch(path[prefix_length:])
-        if match:
-            found.append(Backup(path, int(match.group(1)), match.group(2) is not None))
-    return sorted(found, key=lambda backup: (backup.index, backup.compressed))
 
 
 def scan(

@@ -10,7 +10,6 @@ held back, counted in ``shipper_files_held_back`` and logged.
 from __future__ import annotations
 
 import asyncio
-import glob
 import gzip
 import logging
 import os
@@ -18,9 +17,16 @@ import shutil
 from collections.abc import Callable
 
 from shipper.file_identity import fingerprint_path
-from shipper.file_sources import Backup, backups_of, base_paths, live_paths
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
+from shipper.source.backups import (
+    Backup,
+    backup_path,
+    backups_of,
+    base_paths,
+    compressing_temps_of,
+    live_paths,
+)
 
 log = logging.getLogger("shipper.rotator")
 
@@ -112,10 +118,10 @@ class Rotator:
 
 def _rotate(path: str) -> bool:
     for backup in reversed(backups_of(path)):
-        target = f"{path}.{backup.index + 1}" + (".gz" if backup.compressed else "")
+        target = backup_path(path, backup.index + 1, backup.compressed)
         if not os.path.exists(target):
             os.rename(backup.path, target)
-    first = f"{path}.1"
+    first = backup_path(path, 1)
     if os.path.exists(first):
         return False
     os.rename(path, first)
@@ -134,7 +140,7 @@ def _compress(backup: Backup) -> None:
 
 
 def _remove_stale_temps(base: str) -> None:
-    for temp in glob.glob(glob.escape(base) + ".*.gz.tmp"):
+    for temp in compressing_temps_of(base):
         _remove(temp)
 
 

@@ -20,6 +20,7 @@ from shipper.file_identity import fingerprint_path
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.source.backups import (
+    COMPRESSING_SUFFIX,
     Backup,
     backup_path,
     backups_of,
@@ -129,8 +130,8 @@ def _rotate(path: str) -> bool:
 
 
 def _compress(backup: Backup) -> None:
-    target = backup.path + ".gz"
-    temp = target + ".tmp"
+    target = backup_path(backup.path[: -len(f".{backup.index}")], backup.index, compressed=True)
+    temp = backup.path + COMPRESSING_SUFFIX
     with open(backup.path, "rb") as source, gzip.open(temp, "wb", compresslevel=6) as sink:
         shutil.copyfileobj(source, sink, 1024 * 1024)
     with open(temp, "rb+") as written:

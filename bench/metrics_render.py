@@ -17,9 +17,9 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from aioprometheus.renderer import render
 
-from jarvis.app_keys import METRICS
 from jarvis.metrics import Metrics
-from jarvis.metrics_endpoint import metrics as metrics_endpoint
+from jarvis.web.keys import METRICS
+from jarvis.web.metrics_endpoint import metrics as metrics_endpoint
 
 
 def populate(metrics: Metrics, label_sets: int) -> None:

@@ -36,7 +36,6 @@ def serve(kind: str, port: int, log_dir: str) -> None:
         app.router.add_get("/ping", ping)
         web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
         return
-    from jarvis.access_log import ACCESS_LOGGER, JsonAccessLogger
     from jarvis.app import create_app
     from jarvis.logs.setup import configure_logging
     from jarvis.settings import Settings
@@ -53,10 +52,8 @@ def serve(kind: str, port: int, log_dir: str) -> None:
     writer = configure_logging(settings)
     app = create_app(settings, log_writer=writer)
     app.router.add_get("/ping", ping)
-    web.run_app(
-        app, host="127.0.0.1", port=port, print=None,
-        access_log=ACCESS_LOGGER, access_log_class=JsonAccessLogger,
-    )  # fmt: skip
+    # create_app wires the JSON access log itself.
+    web.run_app(app, host="127.0.0.1", port=port, print=None)
     writer.stop()
 
 

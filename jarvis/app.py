@@ -7,23 +7,25 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, web
 
-from jarvis.app_keys import CHAT_SERVICE, HEALTH, METRICS, OPEN_SOCKETS, RATE_LIMIT, SETTINGS
 from jarvis.chat.http_handler import chat
+from jarvis.chat.intake import ChatIntake
 from jarvis.chat.service import ChatService
 from jarvis.chat.ws_handler import websocket_chat
-from jarvis.health import Dependency, HealthMonitor, health
-from jarvis.llm.base import LLMClient, create_llm_client
+from jarvis.health import Dependency, HealthMonitor
+from jarvis.llm.base import LLMClient
+from jarvis.llm.factory import create_llm_client
+from jarvis.logline import ACTION, Action
 from jarvis.logs.writer import LogWriter
 from jarvis.memory import ConversationMemory
 from jarvis.metrics import Metrics
-from jarvis.metrics_endpoint import metrics as metrics_handler
-from jarvis.middlewares.client_address import client_address_middleware
-from jarvis.middlewares.errors import json_errors
-from jarvis.middlewares.metrics import metrics_middleware
-from jarvis.middlewares.request_id import request_id_middleware, request_id_response_hook
-from jarvis.rate_limit_guard import RateLimitGuard
-from jarvis.rate_limiter import TokenBucketLimiter
+from jarvis.rate_limit.guard import RateLimitGuard
 from jarvis.settings import Settings
+from jarvis.web.access_log import ACCESS_LOGGER, JsonAccessLogger
+from jarvis.web.health_endpoint import health
+from jarvis.web.keys import CHAT_INTAKE, CHAT_SERVICE, HEALTH, METRICS, OPEN_SOCKETS, SETTINGS
+from jarvis.web.metrics_endpoint import metrics as metrics_handler
+from jarvis.web.middlewares import middleware_chain
+from jarvis.web.middlewares.step1_request_id import request_id_response_hook
 
 logger = logging.getLogger("jarvis.app")
 
@@ -35,30 +37,21 @@ def create_app(
     log_writer: LogWriter | None = None,
     llm: LLMClient | None = None,
 ) -> web.Application:
-    """Build the server. Dependencies (LLM client, memory, health probes) open on start-up and
-    close on cleanup; ``llm`` replaces the client the settings would choose."""
+    """Build the server, its JSON access log included: whoever runs it (``web.run_app``, an
+    ``AppRunner``) needs no logging arguments. Dependencies (LLM client, memory, health probes)
+    open on start-up and close on cleanup; ``llm`` replaces the client the settings would
+    choose."""
     metrics = metrics or Metrics.create()
     app = web.Application(
-        middlewares=[
-            request_id_middleware(settings.request_id_header),
-            client_address_middleware(settings.trusted_proxy_hops),
-            metrics_middleware(metrics),
-            json_errors,
-        ],
+        middlewares=middleware_chain(settings, metrics),
         client_max_size=settings.max_body_bytes,
+        # These override the runner's own arguments, so no runner can drop the access log.
+        handler_args={"access_log_class": JsonAccessLogger, "access_log": ACCESS_LOGGER},
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    limiter = (
-        TokenBucketLimiter(
-            settings.rate_limit_per_minute,
-            settings.rate_limit_burst,
-            settings.rate_limit_max_clients,
-        )
-        if settings.rate_limit_enabled
-        else None
-    )
-    app[RATE_LIMIT] = RateLimitGuard(limiter, metrics)
+    rate_limit = RateLimitGuard.from_settings(settings, metrics)
+    app[CHAT_INTAKE] = ChatIntake(settings, rate_limit, metrics)
     app[OPEN_SOCKETS] = set()
     app.on_response_prepare.append(request_id_response_hook(settings.request_id_header))
     app.cleanup_ctx.append(_dependencies(settings, metrics, log_writer, llm))
@@ -97,7 +90,11 @@ def _dependencies(
         await monitor.start()
         logger.info(
             "jarvis ready",
-            extra={"action": "startup", "llm": client.name, "metrics": settings.prometheus_metrics},
+            extra={
+                ACTION: Action.STARTUP,
+                "llm": client.name,
+                "metrics": settings.prometheus_metrics,
+            },
         )
         try:
             yield
@@ -105,7 +102,7 @@ def _dependencies(
             await monitor.stop()
             await client.close()
             await memory.close()
-            logger.info("jarvis stopped", extra={"action": "shutdown"})
+            logger.info("jarvis stopped", extra={ACTION: Action.SHUTDOWN})
 
     return open_and_close
 

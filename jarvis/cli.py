@@ -8,8 +8,8 @@ import sys
 
 from aiohttp import web
 
-from jarvis.access_log import ACCESS_LOGGER, JsonAccessLogger
 from jarvis.app import create_app
+from jarvis.logline import ACTION, Action
 from jarvis.logs.setup import configure_logging, unconfigure_logging
 from jarvis.settings import Settings, SettingsError
 
@@ -52,22 +52,20 @@ def main(argv: list[str] | None = None) -> int:
             "listening on http://%s:%d",
             settings.host,
             settings.port,
-            extra={"action": "listen", "host": settings.host, "port": settings.port},
+            extra={ACTION: Action.LISTEN, "host": settings.host, "port": settings.port},
         )
         web.run_app(
             app,
             host=settings.host,
             port=settings.port,
-            access_log=ACCESS_LOGGER,
-            access_log_class=JsonAccessLogger,
             shutdown_timeout=settings.shutdown_timeout,
             print=None,
         )
     except OSError as exc:
-        logger.error("cannot listen: %s", exc, extra={"action": "listen_failed"})
+        logger.error("cannot listen: %s", exc, extra={ACTION: Action.LISTEN_FAILED})
         return 1
     except Exception:
-        logger.exception("server crashed", extra={"action": "crash"})
+        logger.exception("server crashed", extra={ACTION: Action.CRASH})
         return 1
     finally:
         unconfigure_logging(writer)

@@ -92,11 +92,13 @@ def read_toml_section(path: Path, section: str) -> dict[str, Any]:
         raise SettingsError(f"config file {path}: {error.strerror or error}") from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"config file {path} is not valid TOML: {error}") from None
-    table = document.get(section, document)
-    if not isinstance(table, dict):
-        raise SettingsError(f"{path}: [{section}] must be a table")
-    # Other programs' sections may share the file.
-    return {k: v for k, v in table.items() if not isinstance(v, dict)}
+    if section in document:
+        table = document[section]
+        if not isinstance(table, dict):
+            raise SettingsError(f"{path}: [{section}] must be a table")
+        return dict(table)
+    # A file without sections is one program's settings; other programs' sections are skipped.
+    return {k: v for k, v in document.items() if not isinstance(v, dict)}
 
 
 def coerce(kind: Any, raw: Any, where: str) -> Any:

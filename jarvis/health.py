@@ -1,4 +1,4 @@
-"""Background health probes of the server's dependencies, and the ``GET /health`` handler.
+"""Background health probes of the server's dependencies (``GET /health`` reports them).
 
 Probes run on a timer, not per request, so a health check never waits on a slow dependency
 and a load balancer polling ``/health`` cannot amplify load onto Ollama.
@@ -12,9 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp import web
-
-from jarvis.app_keys import HEALTH
+from jarvis.logline import ACTION, ERROR, Action
 from jarvis.metrics import Metrics
 
 logger = logging.getLogger("jarvis.health")
@@ -38,6 +36,9 @@ class DependencyStatus:
 
 
 class HealthMonitor:
+    """Probes every dependency each ``interval`` seconds, each probe given ``timeout``; keeps
+    the last result for ``/health`` and feeds the ``service_*`` metrics."""
+
     def __init__(
         self, dependencies: list[Dependency], metrics: Metrics, interval: float, timeout: float
     ) -> None:
@@ -85,10 +86,10 @@ class HealthMonitor:
                 dependency.name,
                 "up" if healthy else "down",
                 extra={
-                    "action": "health_change",
+                    ACTION: Action.HEALTH_CHANGE,
                     "service": dependency.name,
                     "health": "up" if healthy else "down",
-                    "error": error,
+                    ERROR: error,
                 },
             )
         status.healthy, status.latency_seconds, status.error = healthy, latency, error
@@ -117,8 +118,3 @@ class HealthMonitor:
                 degraded = True
         overall = "unhealthy" if critical_down else "degraded" if degraded else "healthy"
         return (503 if critical_down else 200), {"status": overall, "services": services}
-
-
-async def health(request: web.Request) -> web.Response:
-    status, body = request.app[HEALTH].report()
-    return web.json_response(body, status=status)

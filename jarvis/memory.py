@@ -11,8 +11,6 @@ import aiosqlite
 
 from jarvis.metrics import Metrics
 
-ROLES = ("system", "user", "assistant")
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -35,8 +33,8 @@ class ConversationMemory:
         self._db: aiosqlite.Connection | None = db
         self._max_turns = max_turns
         self._metrics = metrics
-        # An append is an insert then a prune; the lock keeps one caller's commit or rollback
-        # from sweeping up another caller's half-done append on the shared connection.
+        # A save is an insert then a prune; the lock keeps one caller's commit or rollback
+        # from sweeping up another caller's half-done save on the shared connection.
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -81,24 +79,15 @@ class ConversationMemory:
             await cursor.close()
         return [{"role": role, "content": content} for role, content in rows]
 
-    async def append(self, user_id: str, role: str, content: str) -> None:
-        """Store one message, durably, and forget the user's messages beyond ``max_turns``."""
-        await self._insert(user_id, [(role, content)])
-
     async def save_turn(self, user_id: str, question: str, answer: str) -> None:
         """Store a question and its answer together: both or neither, so the history never
-        holds a question without its answer."""
-        await self._insert(user_id, [("user", question), ("assistant", answer)])
-
-    async def _insert(self, user_id: str, messages: list[tuple[str, str]]) -> None:
-        for role, _ in messages:
-            if role not in ROLES:
-                raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        holds a question without its answer. Then forget the user's messages beyond
+        ``max_turns``."""
         async with self._write_lock, self._counted("save") as db:
             try:
                 await db.executemany(
                     "INSERT INTO messages (user_id, role, content) VALUES (?, ?, ?)",
-                    [(user_id, role, content) for role, content in messages],
+                    [(user_id, "user", question), (user_id, "assistant", answer)],
                 )
                 await db.execute(
                     "DELETE FROM messages WHERE user_id = ? AND id <= ("

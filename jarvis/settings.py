@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jarvis.config import SettingsError, env_field, load_config
+from jarvis.logline import LEVELS
 
 DEFAULT_CONFIG_FILE = Path("config/jarvis.toml")
 
@@ -64,7 +65,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.llm_provider not in ("ollama", "echo"):
             raise SettingsError(f"JARVIS_LLM must be 'ollama' or 'echo', not {self.llm_provider!r}")
-        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        if self.log_level.upper() not in LEVELS:
             raise SettingsError(f"LOG_LEVEL {self.log_level!r} is not a logging level")
         if not 0 < self.port < 65536:
             raise SettingsError(f"JARVIS_PORT {self.port} is not a TCP port")
@@ -83,15 +84,16 @@ class Settings:
     ) -> Settings:
         """Build the settings from file, environment and overrides (``None`` ones ignored).
 
-        The file is ``config_file``, else ``$JARVIS_CONFIG``, else ``config/jarvis.toml`` when
-        it exists; a file named explicitly must exist.
+        The file is ``config_file`` (``--config``), which must exist; else ``$JARVIS_CONFIG``,
+        else ``config/jarvis.toml``, either read only when it exists.
         """
         environ = os.environ if environ is None else environ
+        default_file = Path(environ.get("JARVIS_CONFIG") or DEFAULT_CONFIG_FILE)
         return load_config(
             cls,
             section="server",
-            config_file=config_file or environ.get("JARVIS_CONFIG") or None,
-            default_file=DEFAULT_CONFIG_FILE,
+            config_file=config_file or None,
+            default_file=default_file,
             environ=environ,
             overrides=overrides,
             option_names=OPTION_NAMES,

@@ -1,4 +1,4 @@
-"""Groups events into bulk batches by count, by bytes, and by time.
+"""The batch stage: groups events into bulk batches by count, by bytes, and by time.
 
 A batch is closed when it holds ``batch_size`` events or ``batch_bytes`` bytes, or
 ``flush_interval`` seconds after its first event arrived, or as soon as no more events
@@ -9,15 +9,37 @@ not held back for a flush interval when nothing else would be sent meanwhile.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Iterator
 
-from shipper.transform import Event
+from shipper.event import END_OF_STREAM, Event, EventQueue
 
-# Put on a queue to say that nothing follows.
-END_OF_STREAM = None
-
-EventQueue = asyncio.Queue[list[Event] | None]
+# Batches, from the batcher to the sink's senders.
 BatchQueue = asyncio.Queue[list[Event] | None]
+
+
+class IdleSenders:
+    """How many of the sink's senders are waiting for a batch right now.
+
+    The sink counts its senders in and out of their wait; the batcher only asks whether
+    any is idle, to send a short batch at once rather than hold it for the flush interval.
+    """
+
+    def __init__(self) -> None:
+        self._waiting = 0
+
+    @property
+    def any(self) -> bool:
+        return self._waiting > 0
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Count the caller as idle for as long as the ``with`` block lasts."""
+        self._waiting += 1
+        try:
+            yield
+        finally:
+            self._waiting -= 1
 
 
 class Batcher:
@@ -25,17 +47,18 @@ class Batcher:
         self,
         events: EventQueue,
         batches: BatchQueue,
+        idle_senders: IdleSenders,
+        *,
         batch_size: int,
         batch_bytes: int,
         flush_interval: float,
-        sender_idle: Callable[[], bool],
     ) -> None:
         self._events = events
         self._batches = batches
+        self._idle_senders = idle_senders
         self._batch_size = batch_size
         self._batch_bytes = batch_bytes
         self._flush_interval = flush_interval
-        self._sender_idle = sender_idle
         self._carry: list[Event] = []
 
     async def run(self) -> None:
@@ -54,7 +77,7 @@ class Batcher:
         deadline: float | None = None
         while len(batch) < self._batch_size and size < self._batch_bytes:
             if not self._carry:
-                if batch and self._events.empty() and self._sender_idle():
+                if batch and self._events.empty() and self._idle_senders.any:
                     break
                 timeout = None if deadline is None else deadline - loop.time()
                 if timeout is not None and timeout <= 0:

@@ -8,10 +8,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from shipper.json_logging import configure_logging
+from shipper.own_logs import configure_logging
 from shipper.pipeline import Pipeline
 from shipper.registry import RegistryUnreadable
-from shipper.settings import ShipperSettings, load_settings
+from shipper.settings import SettingsError, ShipperSettings, load_settings
 
 log = logging.getLogger("shipper.cli")
 
@@ -36,8 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
     try:
         settings = load_settings(argv)
-    except ValueError as error:
-        print(f"jarvis-shipper: {error}", file=sys.stderr)
+    except SettingsError as error:
+        # One line, naming the option, variable or file key to fix.
+        print("jarvis-shipper:", " ".join(str(error).splitlines()), file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     try:

@@ -6,7 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from jarvis.config import env_field, load_config
 
 if TYPE_CHECKING:
     from elasticsearch import AsyncElasticsearch
@@ -20,42 +23,47 @@ def index_for(epoch_seconds: float) -> str:
     return INDEX_PREFIX + datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y.%m.%d")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ElasticsearchSettings:
-    url: str = "http://127.0.0.1:9200"
-    username: str = ""
-    password: str = ""
-    api_key: str = ""
-    ca_certs: str = ""
-    verify_certs: bool = True
-    request_timeout: float = 30.0
+    """How to reach the cluster: the ``[elasticsearch]`` section of a config file, then the
+    ``ELASTICSEARCH_*`` variables, then options."""
+
+    url: str = env_field("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
+    username: str = env_field("ELASTICSEARCH_USERNAME", default="")
+    password: str = env_field("ELASTICSEARCH_PASSWORD", default="")
+    api_key: str = env_field("ELASTICSEARCH_API_KEY", default="")
+    ca_certs: str = env_field("ELASTICSEARCH_CA_CERTS", default="")
+    verify_certs: bool = env_field("ELASTICSEARCH_VERIFY_CERTS", default=True)
+    request_timeout: float = env_field("ELASTICSEARCH_TIMEOUT", default=30.0)
+
+    @classmethod
+    def load(
+        cls,
+        config_file: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        *,
+        default_file: Path | None = None,
+        overrides: Mapping[str, object] | None = None,
+        option_names: Mapping[str, str] | None = None,
+    ) -> ElasticsearchSettings:
+        """Defaults < ``[elasticsearch]`` of the config file < environment < ``overrides``
+        (``None`` ones ignored); an invalid value raises SettingsError naming it."""
+        return load_config(
+            cls,
+            section="elasticsearch",
+            config_file=config_file,
+            default_file=default_file,
+            environ=os.environ if environ is None else environ,
+            overrides=overrides,
+            option_names=option_names,
+        )
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: object
     ) -> ElasticsearchSettings:
-        """Read ``ELASTICSEARCH_*`` variables; ``None`` overrides are ignored."""
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for name, var in (
-            ("url", "ELASTICSEARCH_URL"),
-            ("username", "ELASTICSEARCH_USERNAME"),
-            ("password", "ELASTICSEARCH_PASSWORD"),
-            ("api_key", "ELASTICSEARCH_API_KEY"),
-            ("ca_certs", "ELASTICSEARCH_CA_CERTS"),
-        ):
-            if env.get(var):
-                values[name] = env[var]
-        if env.get("ELASTICSEARCH_VERIFY_CERTS"):
-            values["verify_certs"] = env["ELASTICSEARCH_VERIFY_CERTS"].lower() not in (
-                "0",
-                "false",
-                "no",
-            )
-        if env.get("ELASTICSEARCH_TIMEOUT"):
-            values["request_timeout"] = float(env["ELASTICSEARCH_TIMEOUT"])
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        """Read ``ELASTICSEARCH_*`` variables, no config file; ``None`` overrides are ignored."""
+        return cls.load(None, environ, overrides=overrides)
 
     def create_client(self, **kwargs: object) -> AsyncElasticsearch:
         """A client for this cluster; credentials are passed to it, never logged."""

@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -22,6 +23,15 @@ FORMAT_VERSION = 1
 
 class RegistryUnreadable(ValueError):
     """The saved registry is damaged; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """What has been read and not yet acknowledged, over every file."""
+
+    lag_bytes: int
+    lag_seconds: float
+    events_in_flight: int
 
 
 class FileRegistry:
@@ -48,6 +58,14 @@ class FileRegistry:
 
     def forget(self, fingerprint: str) -> None:
         self._files.pop(fingerprint, None)
+
+    def lag(self) -> Lag:
+        files = list(self._files.values())
+        return Lag(
+            lag_bytes=sum(p.lag_bytes for p in files),
+            lag_seconds=round(max((p.oldest_pending_age for p in files), default=0.0), 3),
+            events_in_flight=sum(p.pending for p in files),
+        )
 
     async def load(self) -> None:
         """Read the saved registry (a missing file means a first start); a registry that

@@ -16,7 +16,6 @@ import os
 import shutil
 from collections.abc import Callable
 
-from shipper.file_identity import fingerprint_path
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.source.backups import (
@@ -28,6 +27,7 @@ from shipper.source.backups import (
     compressing_temps_of,
     live_paths,
 )
+from shipper.source.identity import fingerprint_path
 
 log = logging.getLogger("shipper.rotator")
 

@@ -1,49 +1,84 @@
 """jarvis-shipper's configuration: one typed, immutable object, read once at start-up.
 
-Precedence, lowest to highest: the defaults below, environment variables
-(``SHIPPER_*``, ``LOG_FILE`` for the path, ``ELASTICSEARCH_*`` for the cluster), then
-command-line options.
+Loaded as the server's is (``jarvis.config``). Precedence, lowest to highest: the defaults
+below; the config file (``--config``, else ``$SHIPPER_CONFIG``, else ``config/shipper.toml``
+when it exists), its ``[shipper]`` section for these settings and its ``[elasticsearch]``
+section for the cluster; environment variables (``SHIPPER_*``, ``LOG_FILE`` for the path,
+``ELASTICSEARCH_*``); then command-line options.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jarvis.config import SettingsError, env_field, env_names, load_config
+from jarvis.logline import LEVELS
 from shipper.elastic import ElasticsearchSettings
 
+DEFAULT_CONFIG_FILE = Path("config/shipper.toml")
 MIB = 1024 * 1024
+
+__all__ = ["SettingsError", "ShipperSettings", "load_settings"]
 
 
 @dataclass(frozen=True)
 class ShipperSettings:
-    path: str = "logs/jarvis.jsonl"
-    state_dir: Path = Path("shipper-state")
-    dead_letter: Path | None = None
-    max_line_bytes: int = MIB
-    rotate_size: int = 100 * MIB
-    keep: int = 10
-    batch_size: int = 2000
-    batch_bytes: int = 5 * MIB
-    flush_interval: float = 1.0
-    poll_interval: float = 0.25
-    close_inactive: float = 5.0
-    read_chunk_bytes: int = 256 * 1024
-    queue_chunks: int = 16
-    senders: int = 2
-    retry_initial: float = 0.2
-    retry_max: float = 30.0
+    # The server's LOG_FILE names the file by default; SHIPPER_PATH, set too, wins over it.
+    path: str = env_field("LOG_FILE", "SHIPPER_PATH", default="logs/jarvis.jsonl")
+    # env_field builds a dataclasses.field, whatever ruff assumes of a call in a default.
+    state_dir: Path = env_field("SHIPPER_STATE_DIR", default=Path("shipper-state"))
+    dead_letter: Path | None = env_field("SHIPPER_DEAD_LETTER", default=None)
+    max_line_bytes: int = env_field("SHIPPER_MAX_LINE_BYTES", default=MIB)
+    rotate_size: int = env_field("SHIPPER_ROTATE_SIZE", default=100 * MIB)
+    keep: int = env_field("SHIPPER_KEEP", default=10)
+    batch_size: int = env_field("SHIPPER_BATCH_SIZE", default=2000)
+    batch_bytes: int = env_field("SHIPPER_BATCH_BYTES", default=5 * MIB)
+    flush_interval: float = env_field("SHIPPER_FLUSH_INTERVAL", default=1.0)
+    poll_interval: float = env_field("SHIPPER_POLL_INTERVAL", default=0.25)
+    close_inactive: float = env_field("SHIPPER_CLOSE_INACTIVE", default=5.0)
+    read_chunk_bytes: int = env_field("SHIPPER_READ_CHUNK_BYTES", default=256 * 1024)
+    queue_chunks: int = env_field("SHIPPER_QUEUE_CHUNKS", default=16)
+    senders: int = env_field("SHIPPER_SENDERS", default=2)
+    retry_initial: float = env_field("SHIPPER_RETRY_INITIAL", default=0.2)
+    retry_max: float = env_field("SHIPPER_RETRY_MAX", default=30.0)
     # Below Docker's default 10 s stop grace period.
-    shutdown_timeout: float = 8.0
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9108
-    host_name: str = field(default_factory=socket.gethostname)
-    log_level: str = "INFO"
+    shutdown_timeout: float = env_field("SHIPPER_SHUTDOWN_TIMEOUT", default=8.0)
+    metrics_host: str = env_field("SHIPPER_METRICS_HOST", default="127.0.0.1")
+    metrics_port: int = env_field("SHIPPER_METRICS_PORT", default=9108)
+    host_name: str = env_field("SHIPPER_HOST_NAME", default_factory=socket.gethostname)
+    log_level: str = env_field("SHIPPER_LOG_LEVEL", default="INFO")
+    # Not a [shipper] key: read from [elasticsearch] and ELASTICSEARCH_*, as jarvis-logs does.
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
+
+    def __post_init__(self) -> None:
+        positive = (
+            "max_line_bytes",
+            "rotate_size",
+            "batch_size",
+            "batch_bytes",
+            "read_chunk_bytes",
+            "queue_chunks",
+            "flush_interval",
+            "poll_interval",
+            "retry_initial",
+            "retry_max",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_named(name)} must be positive")
+        if self.keep < 0:
+            raise SettingsError(f"{_named('keep')} must be zero or more")
+        if self.senders < 1:
+            raise SettingsError(f"{_named('senders')} must be at least 1")
+        if self.log_level.upper() not in LEVELS:
+            levels = ", ".join(LEVELS)
+            raise SettingsError(f"{_named('log_level')} must be one of {levels}")
 
     @property
     def dead_letter_path(self) -> Path:
@@ -55,30 +90,42 @@ class ShipperSettings:
         return self.state_dir / "registry.json"
 
 
-# (field, environment variable, command-line option, type, help)
-_OPTIONS: tuple[tuple[str, str, str, type, str], ...] = (
-    ("path", "SHIPPER_PATH", "--path", str, "log file or glob to ship (default $LOG_FILE)"),
-    ("state_dir", "SHIPPER_STATE_DIR", "--state-dir", Path, "registry of offsets lives here"),
-    ("dead_letter", "SHIPPER_DEAD_LETTER", "--dead-letter", Path, "JSONL file of rejected events"),
-    ("max_line_bytes", "SHIPPER_MAX_LINE_BYTES", "--max-line-bytes", int, "longer lines are cut"),
-    ("rotate_size", "SHIPPER_ROTATE_SIZE", "--rotate-size", int, "rotate the live file at"),
-    ("keep", "SHIPPER_KEEP", "--keep", int, "compressed backups kept"),
-    ("batch_size", "SHIPPER_BATCH_SIZE", "--batch-size", int, "events per bulk request"),
-    ("batch_bytes", "SHIPPER_BATCH_BYTES", "--batch-bytes", int, "bytes per bulk request"),
-    ("flush_interval", "SHIPPER_FLUSH_INTERVAL", "--flush-interval", float, "seconds"),
-    ("poll_interval", "SHIPPER_POLL_INTERVAL", "--poll-interval", float, "seconds"),
-    ("close_inactive", "SHIPPER_CLOSE_INACTIVE", "--close-inactive", float, "seconds"),
-    ("read_chunk_bytes", "SHIPPER_READ_CHUNK_BYTES", "--read-chunk-bytes", int, "bytes per read"),
-    ("queue_chunks", "SHIPPER_QUEUE_CHUNKS", "--queue-chunks", int, "read chunks buffered"),
-    ("senders", "SHIPPER_SENDERS", "--senders", int, "concurrent bulk requests"),
-    ("retry_initial", "SHIPPER_RETRY_INITIAL", "--retry-initial", float, "first backoff, s"),
-    ("retry_max", "SHIPPER_RETRY_MAX", "--retry-max", float, "longest backoff, s"),
-    ("shutdown_timeout", "SHIPPER_SHUTDOWN_TIMEOUT", "--shutdown-timeout", float, "seconds"),
-    ("metrics_host", "SHIPPER_METRICS_HOST", "--metrics-host", str, "status server address"),
-    ("metrics_port", "SHIPPER_METRICS_PORT", "--metrics-port", int, "0 picks a free port"),
-    ("host_name", "SHIPPER_HOST_NAME", "--host-name", str, "host.name of every event"),
-    ("log_level", "SHIPPER_LOG_LEVEL", "--log-level", str, "level of the shipper's own logs"),
-)
+_HELP = {
+    "path": "log file or glob to ship",
+    "state_dir": "registry of offsets lives here",
+    "dead_letter": "JSONL file of rejected events (default: in the state dir)",
+    "max_line_bytes": "longer lines are cut",
+    "rotate_size": "rotate the live file at this many bytes",
+    "keep": "compressed backups kept",
+    "batch_size": "events per bulk request",
+    "batch_bytes": "bytes per bulk request",
+    "flush_interval": "seconds",
+    "poll_interval": "seconds",
+    "close_inactive": "seconds",
+    "read_chunk_bytes": "bytes per read",
+    "queue_chunks": "read chunks buffered",
+    "senders": "concurrent bulk requests",
+    "retry_initial": "first backoff, s",
+    "retry_max": "longest backoff, s",
+    "shutdown_timeout": "seconds",
+    "metrics_host": "status server address",
+    "metrics_port": "0 picks a free port",
+    "host_name": "host.name of every event",
+    "log_level": "level of the shipper's own logs",
+}
+# The command-line option of each setting, named in error messages.
+OPTION_NAMES = {name: "--" + name.replace("_", "-") for name in _HELP}
+_ELASTICSEARCH_OPTION_NAMES = {"url": "--elasticsearch-url"}
+_FIELDS = {f.name: f for f in dataclasses.fields(ShipperSettings)}
+
+
+def _variables(name: str) -> str:
+    """The environment variables of a setting, the one that wins first."""
+    return " or ".join(reversed(env_names(_FIELDS[name])))
+
+
+def _named(name: str) -> str:
+    return f"{name} ({OPTION_NAMES[name]}, {_variables(name)})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,10 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jarvis-shipper",
         description="Tail the Jarvis JSONL logs, rotate them, and index them into Elasticsearch.",
     )
-    for name, env, option, kind, text in _OPTIONS:
-        parser.add_argument(option, dest=name, type=kind, default=None, help=f"{text} [{env}]")
     parser.add_argument(
-        "--elasticsearch-url", dest="es_url", default=None, help="[ELASTICSEARCH_URL]"
+        "--config",
+        metavar="PATH",
+        help="TOML file with [shipper] and [elasticsearch] sections "
+        f"(default: {DEFAULT_CONFIG_FILE} when it exists) [SHIPPER_CONFIG]",
+    )
+    for name, text in _HELP.items():
+        parser.add_argument(OPTION_NAMES[name], dest=name, help=f"{text} [{_variables(name)}]")
+    parser.add_argument(
+        _ELASTICSEARCH_OPTION_NAMES["url"],
+        dest="elasticsearch_url",
+        metavar="URL",
+        help="[ELASTICSEARCH_URL]",
     )
     return parser
 
@@ -98,45 +154,27 @@ def build_parser() -> argparse.ArgumentParser:
 def load_settings(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> ShipperSettings:
-    """Defaults, overridden by the environment, overridden by ``argv``; invalid values raise."""
+    """Defaults < config file < environment < ``argv``; an invalid value raises SettingsError
+    naming the option, variable or file key it came from."""
     env = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
-    values: dict[str, object] = {}
-    if env.get("LOG_FILE"):
-        values["path"] = env["LOG_FILE"]
-    for name, var, _option, kind, _text in _OPTIONS:
-        if env.get(var):
-            try:
-                values[name] = kind(env[var])
-            except ValueError as error:
-                raise ValueError(f"{var}={env[var]!r} is not a valid {kind.__name__}") from error
-    for name, *_rest in _OPTIONS:
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
-    # Absolute, so that ``log.file.path`` in Elasticsearch names the file unambiguously.
-    values["path"] = os.path.abspath(str(values.get("path", ShipperSettings.path)))
-    values["elasticsearch"] = ElasticsearchSettings.from_env(env, url=args.es_url)
-    settings = ShipperSettings(**values)  # type: ignore[arg-type]
-    _validate(settings)
-    return settings
-
-
-def _validate(settings: ShipperSettings) -> None:
-    positive = (
-        "max_line_bytes",
-        "rotate_size",
-        "batch_size",
-        "batch_bytes",
-        "read_chunk_bytes",
-        "queue_chunks",
+    config_file = args.config or env.get("SHIPPER_CONFIG") or None
+    elasticsearch = ElasticsearchSettings.load(
+        config_file,
+        env,
+        default_file=DEFAULT_CONFIG_FILE,
+        overrides={"url": args.elasticsearch_url},
+        option_names=_ELASTICSEARCH_OPTION_NAMES,
     )
-    for name in positive:
-        if getattr(settings, name) <= 0:
-            raise ValueError(f"{name} must be positive")
-    if settings.keep < 0:
-        raise ValueError("keep must be zero or more")
-    if settings.senders < 1:
-        raise ValueError("senders must be at least 1")
-    for name in ("flush_interval", "poll_interval", "retry_initial", "retry_max"):
-        if getattr(settings, name) <= 0:
-            raise ValueError(f"{name} must be positive")
+    settings = load_config(
+        ShipperSettings,
+        section="shipper",
+        config_file=config_file,
+        default_file=DEFAULT_CONFIG_FILE,
+        environ=env,
+        overrides={name: getattr(args, name) for name in _HELP},
+        option_names=OPTION_NAMES,
+    )
+    # Absolute, so that ``log.file.path`` in Elasticsearch names the file unambiguously.
+    path = os.path.abspath(settings.path)
+    return dataclasses.replace(settings, path=path, elasticsearch=elasticsearch)

@@ -1,36 +1,65 @@
-"""The shipper's own HTTP port: ``/metrics`` for Prometheus and ``/health`` beside it."""
+"""The shipper's own HTTP port: ``/metrics`` for Prometheus and ``/health`` beside it.
+
+Both report the stages' own state: whether the sink reaches Elasticsearch, how many
+rotated files the rotator holds back, how far the registry lags behind the files.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from aioprometheus.renderer import render
 
+from jarvis.metrics_exposition import CONTENT_TYPE, render_text
 from shipper.metrics import ShipperMetrics
+from shipper.registry import FileRegistry
+from shipper.rotator import Rotator
+from shipper.sink.bulk_sink import BulkSink
 
 
-def create_status_app(
-    metrics: ShipperMetrics,
-    health: Callable[[], dict[str, Any]],
-    refresh: Callable[[], None],
-) -> web.Application:
-    """An app serving ``metrics`` (after ``refresh()`` brings the gauges up to date) and
-    the ``health()`` summary.
+@dataclass(frozen=True)
+class ShipperStatus:
+    metrics: ShipperMetrics
+    registry: FileRegistry
+    sink: BulkSink
+    rotator: Rotator
 
-    ``/health`` answers 200 while the shipper runs, even with Elasticsearch down: the
-    shipper is then doing its job (keeping the lines); the summary says so.
-    """
+    def health(self) -> dict[str, Any]:
+        """The ``/health`` summary: status ``ok``, or ``degraded`` while Elasticsearch is down.
+
+        It is served with a 200 while the shipper runs, even with Elasticsearch down: the
+        shipper is then doing its job (keeping the lines); the summary says so.
+        """
+        reachable = self.sink.reachable
+        return {
+            "status": "ok" if reachable else "degraded",
+            "elasticsearch_up": reachable,
+            "files_held_back": self.rotator.held_back,
+            "time": time.time(),
+            **dataclasses.asdict(self.registry.lag()),
+        }
+
+    def refresh_gauges(self) -> None:
+        """Bring the gauges of what is read and not yet acknowledged up to date."""
+        lag = self.registry.lag()
+        self.metrics.lag_bytes.set({}, lag.lag_bytes)
+        self.metrics.lag_seconds.set({}, lag.lag_seconds)
+        self.metrics.queue_events.set({}, lag.events_in_flight)
+
+
+def create_status_app(status: ShipperStatus) -> web.Application:
+    """An app serving the metrics (gauges refreshed first) and the health summary."""
 
     async def metrics_handler(request: web.Request) -> web.Response:
-        refresh()
-        body, headers = render(metrics.registry, request.headers.getall("Accept", []))
-        return web.Response(body=body, headers=headers)
+        status.refresh_gauges()
+        body = await render_text(status.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def health_handler(request: web.Request) -> web.Response:
-        summary = health()
-        return web.json_response(summary)
+        return web.json_response(status.health())
 
     app = web.Application()
     app.router.add_get("/metrics", metrics_handler)

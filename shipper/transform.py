@@ -1,4 +1,5 @@
-"""One log line in, one Elasticsearch document out: the seed's Logstash filter.
+"""The transform stage: one log line in, one Elasticsearch document out (the seed's Logstash
+filter), from the lines queue to the events queue.
 
 Nothing is dropped: a line that is not a JSON object is shipped as its raw text in
 ``message`` tagged ``_jsonparsefailure``; invalid UTF-8 is replaced and tagged;
@@ -11,40 +12,40 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
+from jarvis.logline import MESSAGE, REQUEST_ID, TIMESTAMP, decode_line
 from shipper.elastic import index_for
+from shipper.event import END_OF_STREAM, Event, EventQueue, document_id
 from shipper.file_progress import FileProgress
-from shipper.line_decoder import Line
+from shipper.source.line_decoder import Line
+from shipper.source.tailer import LineQueue
 
 # Timestamps outside this range cannot name a daily index; they are treated as missing.
 _EPOCH_MIN = 0.0
 _EPOCH_MAX = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
-@dataclass(slots=True)
-class Event:
-    """A document ready for ``_bulk``, with the file position that acknowledges it."""
+class Transformer:
+    """Turns each group of lines into a group of events until END_OF_STREAM, then passes it on.
 
-    progress: FileProgress
-    offset: int
-    end: int
-    doc_id: str
-    index: str
-    source: bytes
+    The events queue is bounded: when the batcher falls behind, the put waits, the lines
+    queue fills, and the tailer stops reading.
+    """
 
-    @property
-    def size(self) -> int:
-        return len(self.source) + len(self.doc_id) + len(self.index) + 40
+    def __init__(self, lines: LineQueue, events: EventQueue, *, host_name: str) -> None:
+        self._lines = lines
+        self._events = events
+        self._host_name = host_name
 
-
-def document_id(fingerprint: str, offset: int) -> str:
-    """The same line of the same file always gets the same ``_id``: re-sending it is a 409."""
-    return f"{fingerprint}-{offset}"
+    async def run(self) -> None:
+        while (group := await self._lines.get()) is not END_OF_STREAM:
+            progress, path = group.progress, group.path
+            events = [to_event(line, progress, path, self._host_name) for line in group.lines]
+            await self._events.put(events)
+        await self._events.put(END_OF_STREAM)
 
 
 def to_event(line: Line, progress: FileProgress, path: str, host_name: str) -> Event:
@@ -57,13 +58,13 @@ def to_event(line: Line, progress: FileProgress, path: str, host_name: str) -> E
         tags.append("_invalid_utf8")
     if line.truncated:
         tags.append("_truncated")
-    document = _parse_object(text)
+    document = decode_line(text)
     if document is None:
-        document = {"message": text}
+        document = {MESSAGE: text}
         tags.append("_jsonparsefailure")
-    if document.get("request_id"):
+    if document.get(REQUEST_ID):
         tags.append("traced")
-    epoch = _epoch_of(document.get("timestamp"))
+    epoch = _epoch_of(document.get(TIMESTAMP))
     if epoch is None:
         epoch = time.time()
         tags.append("_timestamp_missing")
@@ -87,14 +88,6 @@ def to_event(line: Line, progress: FileProgress, path: str, host_name: str) -> E
 def _daily_index(day: int) -> str:
     # Formatting a date per event costs more than all the rest of the index name logic.
     return index_for(day * 86400)
-
-
-def _parse_object(text: str) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _epoch_of(value: object) -> float | None:

@@ -1,1 +1,2 @@
-"""Chat over HTTP and WebSocket: input validation, the chat service, and the two handlers."""
+"""Chat over HTTP and WebSocket: each handler translates its transport, the one intake admits
+or refuses a chat (decode → user → rate limit → validate), the service answers it."""

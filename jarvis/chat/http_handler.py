@@ -1,57 +1,41 @@
-"""``POST /chat``: one message in, the whole answer out, as JSON."""
+"""``POST /chat``: one message in, the whole answer out, as JSON.
+
+The handler only translates HTTP: the body goes to the intake, refusals become 4xx JSON errors.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 
-from jarvis.app_keys import CHAT_SERVICE, RATE_LIMIT, SETTINGS
+from jarvis.chat.intake import ChatInputError, RateLimited, Sender
 from jarvis.chat.service import ChatTurnError
-from jarvis.chat.validation import (
-    ChatInputError,
-    claimed_user_id,
-    decode_json,
-    validate_chat_payload,
-)
-from jarvis.middlewares.errors import error_body
-from jarvis.request_context import REQUEST_ID_KEY
+from jarvis.web.keys import CHAT_INTAKE, CHAT_SERVICE, REQUEST_ID_KEY
+from jarvis.web.middlewares.step2_client_address import client_address_of
+from jarvis.web.responses import error_body, too_many_requests
 
-logger = logging.getLogger("jarvis.chat")
+_STATUS_OF_STAGE = {"body_too_large": 413, "parse": 400, "validation": 422}
 
 
 async def chat(request: web.Request) -> web.Response:
-    app = request.app
-    settings = app[SETTINGS]
-
-    def refuse(error: ChatInputError, status: int) -> web.Response:
-        app[CHAT_SERVICE].refuse_input(error, "http", request.secure)
-        return error_body(request, status, error.detail, stage=error.stage)
-
+    intake = request.app[CHAT_INTAKE]
+    sender = Sender("http", "/chat", client_address_of(request), request.secure, in_session=False)
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        too_large = ChatInputError(
-            "body_too_large", f"body is larger than {settings.max_body_bytes} bytes"
-        )
-        return refuse(too_large, 413)
+        return _refused(request, intake.refuse_oversized(sender))
+    try:
+        chat_input = intake.admit(raw, sender)
+    except ChatInputError as error:
+        return _refused(request, error)
+    except RateLimited as limited:
+        raise too_many_requests(limited.retry_after_seconds) from None
 
     try:
-        payload = decode_json(raw)
-    except ChatInputError as exc:
-        app[RATE_LIMIT].enforce("/chat", request, None)
-        return refuse(exc, 400)
-
-    app[RATE_LIMIT].enforce("/chat", request, claimed_user_id(payload))
-    try:
-        chat_input = validate_chat_payload(
-            payload, settings.max_message_chars, settings.max_user_id_chars
-        )
-    except ChatInputError as exc:
-        return refuse(exc, 422)
-
-    try:
-        answer = await app[CHAT_SERVICE].reply(chat_input, "http", request.secure)
+        answer = await request.app[CHAT_SERVICE].reply(chat_input, sender)
     except ChatTurnError as exc:
         return error_body(request, exc.status, exc.detail, stage=exc.stage)
     return web.json_response({"response": answer, "request_id": request[REQUEST_ID_KEY]})
+
+
+def _refused(request: web.Request, error: ChatInputError) -> web.Response:
+    return error_body(request, _STATUS_OF_STAGE[error.stage], error.detail, stage=error.stage)

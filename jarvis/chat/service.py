@@ -9,10 +9,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-from jarvis.chat.validation import ChatInput, ChatInputError
+from jarvis.chat.intake import ChatInput, Sender
 from jarvis.llm.base import LLMClient, LLMError
+from jarvis.logline import ACTION, ERROR, LLM_SECONDS, STAGE, TRANSPORT, USER_ID, Action
 from jarvis.memory import ConversationMemory, MemoryStoreError
 from jarvis.metrics import Metrics
 
@@ -32,6 +32,8 @@ class ChatTurnError(Exception):
 
 
 class ChatService:
+    """Answers chats that the intake admitted, with the user's conversation as context."""
+
     def __init__(
         self,
         llm: LLMClient,
@@ -45,33 +47,28 @@ class ChatService:
         self._log_content = log_content
 
     async def reply(
-        self,
-        chat: ChatInput,
-        transport: str,
-        secure: bool = False,
-        on_token: TokenSink | None = None,
+        self, chat: ChatInput, sender: Sender, on_token: TokenSink | None = None
     ) -> str:
         """The assistant's answer to ``chat``; each token also goes to ``on_token`` as it comes.
 
         Counts the turn in ``chat_requests_total``. Raises ``ChatTurnError`` (already counted
         in ``chat_errors_total``) on failure.
         """
-        turn = _Turn(chat, transport, "true" if secure else "false")
         content = {"message_text": chat.message} if self._log_content else {}
         logger.info(
             "chat request",
             extra={
-                "action": "chat_request",
-                "user_id": chat.user_id,
+                ACTION: Action.CHAT_REQUEST,
+                USER_ID: chat.user_id,
                 "message_length": len(chat.message),
-                "transport": transport,
+                TRANSPORT: sender.transport,
                 **content,
             },
         )
         try:
             history = await self._memory.history(chat.user_id)
         except MemoryStoreError as exc:
-            raise self._failed(turn, "memory", f"memory unavailable: {exc}", 503) from exc
+            raise self._failed(chat, sender, "memory", f"memory unavailable: {exc}", 503) from exc
 
         messages = [*history, {"role": "user", "content": chat.message}]
         started = time.perf_counter()
@@ -85,7 +82,9 @@ class ChatService:
                         await on_token(token)
         except LLMError as exc:
             status = 504 if exc.reason == "timeout" else 502
-            raise self._failed(turn, "llm", f"language model failed: {exc}", status) from exc
+            raise self._failed(
+                chat, sender, "llm", f"language model failed: {exc}", status
+            ) from exc
         finally:
             llm_seconds = time.perf_counter() - started
             self._metrics.llm_generate_seconds.observe({}, llm_seconds)
@@ -94,56 +93,34 @@ class ChatService:
         try:
             await self._memory.save_turn(chat.user_id, chat.message, answer)
         except MemoryStoreError as exc:
-            raise self._failed(turn, "memory", f"could not save: {exc}", 503) from exc
+            raise self._failed(chat, sender, "memory", f"could not save: {exc}", 503) from exc
 
         logger.info(
             "chat success",
             extra={
-                "action": "chat_success",
-                "user_id": chat.user_id,
+                ACTION: Action.CHAT_SUCCESS,
+                USER_ID: chat.user_id,
                 "response_length": len(answer),
-                "llm_seconds": round(llm_seconds, 6),
-                "transport": transport,
+                LLM_SECONDS: round(llm_seconds, 6),
+                TRANSPORT: sender.transport,
             },
         )
-        self._metrics.chat_requests_total.inc({"secure": turn.secure, "status": "success"})
+        self._metrics.chat_requests_total.inc({"secure": sender.secure_label, "status": "success"})
         return answer
 
-    def refuse_input(self, error: ChatInputError, transport: str, secure: bool) -> None:
-        """Count and log a chat refused for bad input (the caller answers the client)."""
-        self._metrics.chat_errors_total.inc({"stage": error.stage})
-        self._metrics.chat_requests_total.inc(
-            {"secure": "true" if secure else "false", "status": "error"}
-        )
-        logger.warning(
-            "chat input refused",
-            extra={
-                "action": "chat_error",
-                "stage": error.stage,
-                "error": error.detail,
-                "user_id": error.user_id,
-                "transport": transport,
-            },
-        )
-
-    def _failed(self, turn: _Turn, stage: str, detail: str, status: int) -> ChatTurnError:
+    def _failed(
+        self, chat: ChatInput, sender: Sender, stage: str, detail: str, status: int
+    ) -> ChatTurnError:
         self._metrics.chat_errors_total.inc({"stage": stage})
-        self._metrics.chat_requests_total.inc({"secure": turn.secure, "status": "error"})
+        self._metrics.chat_requests_total.inc({"secure": sender.secure_label, "status": "error"})
         logger.error(
             "chat error",
             extra={
-                "action": "chat_error",
-                "user_id": turn.chat.user_id,
-                "stage": stage,
-                "error": detail,
-                "transport": turn.transport,
+                ACTION: Action.CHAT_ERROR,
+                USER_ID: chat.user_id,
+                STAGE: stage,
+                ERROR: detail,
+                TRANSPORT: sender.transport,
             },
         )
         return ChatTurnError(stage, detail, status)
-
-
-@dataclass(frozen=True)
-class _Turn:
-    chat: ChatInput
-    transport: str
-    secure: str

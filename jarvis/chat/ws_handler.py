@@ -4,6 +4,9 @@ Frames in: ``{"message": ..., "user_id": ...}``. Frames out: ``{"type": "token",
 answer streams, then ``{"type": "done", ...}``; a bad frame gets ``{"type": "error", ...}`` and
 the session goes on. The whole session runs in the upgrade request's task, so it keeps that
 request's ID: every log line and error frame of the socket carries it.
+
+The handler only translates the WebSocket: each text frame goes to the intake, as an HTTP body
+does, and refusals become error frames.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from jarvis.app_keys import CHAT_SERVICE, METRICS, OPEN_SOCKETS, RATE_LIMIT, SETTINGS
+from jarvis.chat.intake import ChatInputError, RateLimited, Sender
 from jarvis.chat.service import ChatTurnError
-from jarvis.chat.validation import (
-    ChatInputError,
-    claimed_user_id,
-    decode_json,
-    validate_chat_payload,
+from jarvis.logline import ACTION, DURATION_MS, ERROR, STAGE, Action
+from jarvis.web.keys import (
+    CHAT_INTAKE,
+    CHAT_SERVICE,
+    METRICS,
+    OPEN_SOCKETS,
+    REQUEST_ID_KEY,
+    SETTINGS,
 )
-from jarvis.middlewares.client_address import client_address_of
-from jarvis.request_context import REQUEST_ID_KEY
+from jarvis.web.middlewares.step2_client_address import client_address_of
+from jarvis.web.responses import too_many_requests
 
 logger = logging.getLogger("jarvis.ws")
 
@@ -31,8 +37,11 @@ logger = logging.getLogger("jarvis.ws")
 async def websocket_chat(request: web.Request) -> web.StreamResponse:
     app = request.app
     metrics = app[METRICS]
-    # The upgrade itself is rate limited by address; each message then by its user.
-    app[RATE_LIMIT].enforce("/ws", request, None)
+    sender = Sender("ws", "/ws", client_address_of(request), request.secure, in_session=True)
+    try:
+        app[CHAT_INTAKE].admit_session(sender)
+    except RateLimited as limited:
+        raise too_many_requests(limited.retry_after_seconds) from None
 
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=app[SETTINGS].max_body_bytes)
     if not ws.can_prepare(request).ok:
@@ -41,13 +50,11 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
     # The X-Request-ID header is added by the on_response_prepare hook, before the handshake.
     await ws.prepare(request)
 
-    session = _Session(request, ws)
+    session = _Session(request, ws, sender)
     metrics.ws_connections_total.inc({"status": "accepted"})
     metrics.ws_active_connections.inc({})
     app[OPEN_SOCKETS].add(ws)
-    logger.info(
-        "websocket connected", extra={"action": "ws_connect", "client": client_address_of(request)}
-    )
+    logger.info("websocket connected", extra={ACTION: Action.WS_CONNECT, "client": sender.address})
     try:
         async for frame in ws:
             if frame.type is WSMsgType.TEXT:
@@ -57,16 +64,16 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
             elif frame.type is WSMsgType.ERROR:
                 metrics.ws_connections_total.inc({"status": "error"})
                 # A frame over the size limit is the WebSocket's oversized body: aiohttp has
-                # closed with 1009, and it counts like an HTTP 413.
+                # closed with 1009, and the intake counts it as it counts an HTTP 413.
                 too_big = getattr(frame.data, "code", None) == WSCloseCode.MESSAGE_TOO_BIG
                 if too_big:
-                    metrics.chat_errors_total.inc({"stage": "body_too_large"})
+                    app[CHAT_INTAKE].refuse_oversized(sender)
                 logger.warning(
                     "websocket error",
                     extra={
-                        "action": "ws_error",
-                        "stage": "body_too_large" if too_big else "transport",
-                        "error": str(frame.data),
+                        ACTION: Action.WS_ERROR,
+                        STAGE: "body_too_large" if too_big else "transport",
+                        ERROR: str(frame.data),
                     },
                 )
     finally:
@@ -78,20 +85,20 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
         logger.info(
             "websocket closed",
             extra={
-                "action": "ws_close",
+                ACTION: Action.WS_CLOSE,
                 "close_code": ws.close_code,
                 "messages_in": session.messages_in,
                 "messages_out": session.messages_out,
-                "duration_ms": round((time.perf_counter() - session.started) * 1000, 3),
+                DURATION_MS: round((time.perf_counter() - session.started) * 1000, 3),
             },
         )
     return ws
 
 
 class _Session:
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
-        self.request = request
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, sender: Sender) -> None:
         self.ws = ws
+        self.sender = sender
         self.app = request.app
         self.metrics = self.app[METRICS]
         self.request_id = request[REQUEST_ID_KEY]
@@ -102,30 +109,23 @@ class _Session:
     async def handle_text(self, data: str) -> None:
         self.messages_in += 1
         started = time.perf_counter()
-        settings = self.app[SETTINGS]
-        logger.debug("websocket message", extra={"action": "ws_message", "direction": "in"})
+        logger.debug("websocket message", extra={ACTION: Action.WS_MESSAGE, "direction": "in"})
         try:
-            payload = decode_json(data)
-            user_id = claimed_user_id(payload)
-            decision = self.app[RATE_LIMIT].check("/ws", self.request, user_id)
-            if not decision.allowed:
-                self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
-                await self.send(
-                    {
-                        "type": "error",
-                        "error": "rate limit exceeded",
-                        "retry_after": decision.retry_after_seconds,
-                        "request_id": self.request_id,
-                    }
-                )
-                return
-            chat_input = validate_chat_payload(
-                payload, settings.max_message_chars, settings.max_user_id_chars
-            )
-        except ChatInputError as exc:
+            chat_input = self.app[CHAT_INTAKE].admit(data, self.sender)
+        except ChatInputError as error:
             self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
-            self.app[CHAT_SERVICE].refuse_input(exc, "ws", self.request.secure)
-            await self.send_error(exc.detail, stage=exc.stage)
+            await self.send_error(error.detail, stage=error.stage)
+            return
+        except RateLimited as limited:
+            self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
+            await self.send(
+                {
+                    "type": "error",
+                    "error": "rate limit exceeded",
+                    "retry_after": limited.retry_after_seconds,
+                    "request_id": self.request_id,
+                }
+            )
             return
 
         self.metrics.ws_messages_total.inc({"direction": "in", "status": "ok"})
@@ -134,9 +134,7 @@ class _Session:
             await self.send({"type": "token", "content": token})
 
         try:
-            answer = await self.app[CHAT_SERVICE].reply(
-                chat_input, "ws", self.request.secure, on_token=send_token
-            )
+            answer = await self.app[CHAT_SERVICE].reply(chat_input, self.sender, send_token)
         except ChatTurnError as exc:
             await self.send_error(exc.detail, stage=exc.stage)
             return

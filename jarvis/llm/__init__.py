@@ -1,5 +1,3 @@
-"""Clients for the language model behind the chat: Ollama over HTTP, or a local echo."""
-
-from jarvis.llm.base import LLMClient, LLMError, create_llm_client
-
-__all__ = ["LLMClient", "LLMError", "create_llm_client"]
+"""Clients for the language model behind the chat: what the server needs of one (``base``),
+Ollama over HTTP (``ollama``), a local echo (``echo``), and the choice between them
+(``factory``)."""

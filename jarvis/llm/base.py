@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Protocol
 
-from jarvis.settings import Settings
-
 
 class LLMError(Exception):
     """The model could not give a complete answer.
@@ -42,15 +40,3 @@ class LLMClient(Protocol):
     async def close(self) -> None:
         """Release connections; the client is not used afterwards."""
         ...
-
-
-def create_llm_client(settings: Settings) -> LLMClient:
-    """Build the client named by ``settings.llm_provider`` ("ollama" or "echo")."""
-    # Imported here so that each implementation module depends on this one, not the reverse.
-    if settings.llm_provider == "echo":
-        from jarvis.llm.echo import EchoClient
-
-        return EchoClient()
-    from jarvis.llm.ollama import OllamaClient, OllamaOptions
-
-    return OllamaClient(OllamaOptions.from_settings(settings))

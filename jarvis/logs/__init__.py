@@ -1,7 +1,6 @@
-"""Structured JSON logging: records → processors → orjson line → background writer → stdout/file."""
+"""Structured JSON logging, in the order a record goes through it:
 
-from jarvis.logs.handler import JsonLogHandler
-from jarvis.logs.setup import configure_logging
-from jarvis.logs.writer import LogWriter
-
-__all__ = ["JsonLogHandler", "LogWriter", "configure_logging"]
+``handler`` (in the caller) runs the ``processors`` and renders the event (``render``) into one
+JSON line, the ``writer`` thread appends it to stdout and the log file; ``setup`` installs this
+for the whole process.
+"""

@@ -15,6 +15,25 @@ from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+from jarvis.logline import (
+    ACTION,
+    ERROR,
+    EXC_MESSAGE,
+    EXC_TYPE,
+    FUNCTION,
+    LEVEL,
+    LINE,
+    LOGGER,
+    MESSAGE,
+    MODULE,
+    REQUEST_ID,
+    SPAN_ID,
+    STACK,
+    TIMESTAMP,
+    TRACE_ID,
+    TRACEBACK,
+    Action,
+)
 from jarvis.request_context import get_request_id, get_trace
 
 Event = dict[str, Any]
@@ -27,30 +46,30 @@ _FIRST_EXTRA_INDEX = len(_BLANK_RECORD_ATTRS)
 
 
 def add_base_fields(record: logging.LogRecord, event: Event) -> Event:
-    event["timestamp"] = record.created
-    event["level"] = record.levelname
-    event["logger"] = record.name
-    event["message"] = record.getMessage()
+    event[TIMESTAMP] = record.created
+    event[LEVEL] = record.levelname
+    event[LOGGER] = record.name
+    event[MESSAGE] = record.getMessage()
     return event
 
 
 def add_request_context(record: logging.LogRecord, event: Event) -> Event:
     # An ID given explicitly on the record wins: the access logger runs outside the
     # request's context and passes the ID it read from the request object.
-    request_id = getattr(record, "request_id", None) or get_request_id()
+    request_id = getattr(record, REQUEST_ID, None) or get_request_id()
     if request_id is not None:
-        event["request_id"] = request_id
+        event[REQUEST_ID] = request_id
     trace = get_trace()
-    if trace is not None and not hasattr(record, "trace_id"):
-        event["trace_id"] = trace.trace_id
-        event["span_id"] = trace.span_id
+    if trace is not None and not hasattr(record, TRACE_ID):
+        event[TRACE_ID] = trace.trace_id
+        event[SPAN_ID] = trace.span_id
     return event
 
 
 def add_code_location(record: logging.LogRecord, event: Event) -> Event:
-    event["module"] = record.module
-    event["function"] = record.funcName
-    event["line"] = record.lineno
+    event[MODULE] = record.module
+    event[FUNCTION] = record.funcName
+    event[LINE] = record.lineno
     return event
 
 
@@ -68,11 +87,11 @@ def add_exception(record: logging.LogRecord, event: Event) -> Event:
     # so the message remains searchable and the traceback readable.
     if record.exc_info and record.exc_info[1] is not None:
         exc_type, exc, tb = record.exc_info
-        event["exc_type"] = exc_type.__name__ if exc_type else type(exc).__name__
-        event["exc_message"] = str(exc)
-        event["traceback"] = "".join(traceback.format_exception(exc_type, exc, tb))
+        event[EXC_TYPE] = exc_type.__name__ if exc_type else type(exc).__name__
+        event[EXC_MESSAGE] = str(exc)
+        event[TRACEBACK] = "".join(traceback.format_exception(exc_type, exc, tb))
     elif record.stack_info:
-        event["stack"] = record.stack_info
+        event[STACK] = record.stack_info
     return event
 
 
@@ -81,10 +100,10 @@ def demote_client_protocol_errors(record: logging.LogRecord, event: Event) -> Ev
     # not a server fault, and must not page anyone or bury real errors.
     exc = record.exc_info[1] if record.exc_info else None
     if record.name == "aiohttp.server" and isinstance(exc, HttpProcessingError):
-        event["level"] = "WARNING"
-        event["action"] = "bad_http_request"
-        event["error"] = exc.message.splitlines()[0] if exc.message else type(exc).__name__
-        for key in ("traceback", "exc_message"):
+        event[LEVEL] = "WARNING"
+        event[ACTION] = Action.BAD_HTTP_REQUEST
+        event[ERROR] = exc.message.splitlines()[0] if exc.message else type(exc).__name__
+        for key in (TRACEBACK, EXC_MESSAGE):
             event.pop(key, None)
     return event
 

@@ -33,7 +33,6 @@ class LogWriter:
         self._identity: tuple[int, int] | None = None
         self._thread = threading.Thread(target=self._run, name="jarvis-log-writer", daemon=True)
         self.lines_dropped = 0
-        self.reopens = 0
         self.last_error: str | None = None
 
     def start(self) -> LogWriter:
@@ -123,7 +122,6 @@ class LogWriter:
         if current != self._identity:
             self._close_quietly()
             self._open()
-            self.reopens += 1
 
     def _close_quietly(self) -> None:
         if self._fd is not None:

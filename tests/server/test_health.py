@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from support.fake_ollama import Behaviour
-from test_chat_http import start_with_ollama
-from test_metrics import sample
+from support.jarvis_server import sample, start_with_ollama
 
-from jarvis.app_keys import HEALTH
+from jarvis.web.keys import HEALTH
 
 
 async def test_healthy_when_every_dependency_answers(jarvis_server, fake_ollama):

@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import aiohttp
+from support.jarvis_server import sample
 
 FAMILIES = {
     "ws_active_connections": "gauge",
@@ -19,20 +20,6 @@ FAMILIES = {
     "service_response_seconds": "histogram",
     "rate_limit_hits_total": "counter",
 }
-
-
-def sample(text: str, name: str, **labels: str) -> float | None:
-    """The value of one series in a Prometheus text exposition, or None when absent."""
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        match = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)", line)
-        if not match or match.group(1) != name:
-            continue
-        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
-        if found == labels:
-            return float(match.group(3))
-    return None
 
 
 async def test_the_seed_grep_shows_every_family_with_its_type(jarvis_server):

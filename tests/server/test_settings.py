@@ -61,3 +61,9 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path):
 def test_a_missing_named_config_file_is_an_error(tmp_path):
     with pytest.raises(SettingsError, match="does not exist"):
         Settings.load(tmp_path / "nope.toml", environ={})
+
+
+def test_a_missing_file_named_by_the_environment_is_skipped_like_the_default(tmp_path):
+    """Only ``--config`` names a file that must exist; ``JARVIS_CONFIG`` replaces the default."""
+    settings = Settings.load(environ={"JARVIS_CONFIG": str(tmp_path / "absent.toml")})
+    assert settings.port == 8000

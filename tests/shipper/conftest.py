@@ -1,4 +1,9 @@
-"""Fixtures of the shipper tests: shipper processes that never outlive their test."""
+"""Fixtures of the shipper tests: shipper processes that never outlive their test.
+
+This directory is on ``sys.path`` (pytest's prepend import mode puts a conftest's directory
+there, and there is no ``__init__.py``), so the tests in ``source/`` and ``sink/`` import
+the helpers beside this file by their basename: ``shipper_harness``, ``fake_elasticsearch``.
+"""
 
 from __future__ import annotations
 

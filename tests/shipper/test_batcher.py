@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
-from shipper.batcher import END_OF_STREAM, Batcher, BatchQueue, EventQueue
+from shipper.batcher import Batcher, BatchQueue, IdleSenders
+from shipper.event import END_OF_STREAM, Event, EventQueue
 from shipper.file_progress import FileProgress
-from shipper.transform import Event
 
 PROGRESS = FileProgress("fp", "app.jsonl")
 
 
 def events(count: int, size: int = 10) -> list[Event]:
     return [Event(PROGRESS, n, n + 1, f"id-{n}", "idx", b"x" * size) for n in range(count)]
+
+
+def batcher(
+    source: EventQueue,
+    sink: BatchQueue,
+    senders: IdleSenders,
+    *,
+    size: int = 100,
+    nbytes: int = 10**6,
+    flush_interval: float,
+) -> Batcher:
+    return Batcher(
+        source, sink, senders, batch_size=size, batch_bytes=nbytes, flush_interval=flush_interval
+    )
 
 
 async def run_batcher(
@@ -23,7 +38,9 @@ async def run_batcher(
     for group in groups:
         source.put_nowait(group)
     source.put_nowait(END_OF_STREAM)
-    await Batcher(source, sink, size, nbytes, 0.05, sender_idle=lambda: idle).run()
+    senders = IdleSenders()
+    with senders.waiting() if idle else contextlib.nullcontext():
+        await batcher(source, sink, senders, size=size, nbytes=nbytes, flush_interval=0.05).run()
     batches = []
     while (batch := sink.get_nowait()) is not END_OF_STREAM:
         batches.append([event.offset for event in batch])
@@ -44,20 +61,20 @@ async def test_batches_close_at_the_byte_limit() -> None:
 async def test_with_an_idle_sender_a_lone_event_does_not_wait_for_more() -> None:
     source: EventQueue = asyncio.Queue()
     sink: BatchQueue = asyncio.Queue()
-    batcher = Batcher(source, sink, 100, 10**6, 3600.0, sender_idle=lambda: True)
-    task = asyncio.create_task(batcher.run())
-    source.put_nowait(events(1))
-    batch = await asyncio.wait_for(sink.get(), 10)
-    assert batch is not None and len(batch) == 1
-    source.put_nowait(END_OF_STREAM)
-    await task
+    senders = IdleSenders()
+    with senders.waiting():
+        task = asyncio.create_task(batcher(source, sink, senders, flush_interval=3600.0).run())
+        source.put_nowait(events(1))
+        batch = await asyncio.wait_for(sink.get(), 10)
+        assert batch is not None and len(batch) == 1
+        source.put_nowait(END_OF_STREAM)
+        await task
 
 
 async def test_with_busy_senders_events_wait_to_fill_the_batch() -> None:
     source: EventQueue = asyncio.Queue()
     sink: BatchQueue = asyncio.Queue()
-    batcher = Batcher(source, sink, 100, 10**6, 3600.0, sender_idle=lambda: False)
-    task = asyncio.create_task(batcher.run())
+    task = asyncio.create_task(batcher(source, sink, IdleSenders(), flush_interval=3600.0).run())
     source.put_nowait(events(1))
     await asyncio.sleep(0.05)  # the batcher has taken the first event and found no more
     source.put_nowait(events(2))

@@ -1,12 +1,16 @@
 """``python -m shipper`` as a real process against a real Elasticsearch: every line written
-is stored exactly once, through steady load, kill -9 and restart, SIGTERM."""
+is stored exactly once, through steady load, kill -9 and restart, SIGTERM; a setting it
+cannot use stops it at once, with one line saying which."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
+import pytest
 from elasticsearch import AsyncElasticsearch
 from shipper_harness import (
     assert_exactly_once,
@@ -16,6 +20,8 @@ from shipper_harness import (
     wait_for_metric,
     writer_markers,
 )
+
+from shipper.cli import main
 
 
 async def test_steady_writing_of_100k_lines_is_stored_exactly_once(
@@ -125,3 +131,41 @@ async def test_a_half_written_last_line_is_shipped_whole_after_a_restart(
     await shipper.wait_until_caught_up(1)
     assert_exactly_once(await markers_in_elasticsearch(es_client), ["first", "last"])
     assert await shipper.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "named"),
+    [
+        (["--keep", "many"], {}, "--keep expects an integer"),
+        (["--batch-size", "0"], {}, "--batch-size"),
+        ([], {"SHIPPER_SENDERS": "two"}, "SHIPPER_SENDERS"),
+        ([], {"ELASTICSEARCH_TIMEOUT": "soon"}, "ELASTICSEARCH_TIMEOUT"),
+        (["--config", "/nonexistent/shipper.toml"], {}, "/nonexistent/shipper.toml"),
+    ],
+)
+def test_a_bad_setting_is_one_line_on_stderr_and_exit_2(
+    argv: list[str],
+    environ: dict[str, str],
+    named: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("jarvis-shipper: ") and error.count("\n") == 1
+    assert named in error
+
+
+def test_a_config_file_that_is_not_toml_stops_the_process_with_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "shipper.toml"
+    config.write_text("[shipper]\nkeep = \n")
+    result = subprocess.run(
+        [sys.executable, "-m", "shipper", "--config", str(config)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.decode().splitlines()
+    assert line.startswith("jarvis-shipper: ") and str(config) in line

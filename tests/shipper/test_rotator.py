@@ -11,7 +11,7 @@ import orjson
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.rotator import Rotator
-from shipper.tailer import LineGroup, Tailer
+from shipper.source.tailer import LineGroup, Tailer
 
 
 class Harness:

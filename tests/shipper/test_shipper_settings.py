@@ -1,13 +1,25 @@
-"""load_settings: defaults, then environment, then command line; bad values are refused."""
+"""load_settings: defaults, then the config file, then environment, then command line; bad
+values are refused with the name of the option, variable or file key they came from."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 
-from shipper.settings import load_settings
+from jarvis.config import SettingsError, env_names
+from shipper.elastic import ElasticsearchSettings
+from shipper.settings import ShipperSettings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    config = tmp_path / "shipper.toml"
+    config.write_text(text)
+    return config
 
 
 def test_defaults_follow_the_seed() -> None:
@@ -59,3 +71,99 @@ def test_credentials_never_show_in_the_settings_repr() -> None:
         [], environ={"ELASTICSEARCH_PASSWORD": "s3cret", "ELASTICSEARCH_USERNAME": "u"}
     )
     assert "s3cret" not in repr(settings)
+
+
+def test_a_value_from_the_config_file_is_used(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        '[shipper]\nkeep = 3\nflush_interval = 0.5\npath = "/logs/app.jsonl"\n'
+        '[elasticsearch]\nurl = "https://es:9200"\nverify_certs = false\n',
+    )
+    settings = load_settings(["--config", str(config)], environ={})
+    assert (settings.keep, settings.flush_interval, settings.path) == (3, 0.5, "/logs/app.jsonl")
+    assert settings.elasticsearch.url == "https://es:9200"
+    assert settings.elasticsearch.verify_certs is False
+
+
+def test_the_config_file_can_be_named_by_the_environment(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "[shipper]\nsenders = 4\n")
+    assert load_settings([], environ={"SHIPPER_CONFIG": str(config)}).senders == 4
+
+
+def test_the_default_config_file_is_read_when_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "shipper.toml").write_text("[shipper]\nbatch_size = 500\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings([], environ={}).batch_size == 500
+
+
+def test_the_environment_beats_the_config_file(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        '[shipper]\nkeep = 3\npath = "/from-file.jsonl"\n[elasticsearch]\nurl = "http://file:9200"\n',
+    )
+    environ = {
+        "SHIPPER_KEEP": "5",
+        "LOG_FILE": "/from-env.jsonl",
+        "ELASTICSEARCH_URL": "http://env:9200",
+    }
+    settings = load_settings(["--config", str(config)], environ=environ)
+    assert (settings.keep, settings.path) == (5, "/from-env.jsonl")
+    assert settings.elasticsearch.url == "http://env:9200"
+
+
+def test_the_command_line_beats_the_environment_and_the_file(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '[shipper]\nkeep = 3\n[elasticsearch]\nurl = "http://f:1"\n')
+    settings = load_settings(
+        ["--config", str(config), "--keep", "7", "--elasticsearch-url", "http://flag:9200"],
+        environ={"SHIPPER_KEEP": "5", "ELASTICSEARCH_URL": "http://env:9200"},
+    )
+    assert settings.keep == 7
+    assert settings.elasticsearch.url == "http://flag:9200"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[shipper]\nbatch_sise = 10\n", r"unknown setting 'batch_sise' in \[shipper\]"),
+        ("[elasticsearch]\nusername = 'u'\npasword = 'p'\n", "unknown setting 'pasword'"),
+        ("[shipper]\nkeep = 'many'\n", r"shipper\.toml: keep expects an integer"),
+        ("[shipper]\nkeep = \n", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_file_is_refused_with_the_file_and_key(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    config = write_config(tmp_path, text)
+    with pytest.raises(SettingsError, match=problem) as refused:
+        load_settings(["--config", str(config)], environ={})
+    assert str(config) in str(refused.value)
+
+
+def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    with pytest.raises(SettingsError, match=r"nowhere\.toml does not exist"):
+        load_settings(["--config", str(missing)], environ={})
+    with pytest.raises(SettingsError, match=r"nowhere\.toml does not exist"):
+        load_settings([], environ={"SHIPPER_CONFIG": str(missing)})
+
+
+def test_an_elasticsearch_variable_that_is_not_a_boolean_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match="ELASTICSEARCH_VERIFY_CERTS"):
+        load_settings([], environ={"ELASTICSEARCH_VERIFY_CERTS": "maybe"})
+
+
+def test_the_committed_config_file_lists_every_key_with_its_variables() -> None:
+    text = (ROOT / "config" / "shipper.toml").read_text()
+    for section, cls in (("shipper", ShipperSettings), ("elasticsearch", ElasticsearchSettings)):
+        body = text.split(f"[{section}]\n", 1)[1].split("\n[", 1)[0]
+        for field in dataclasses.fields(cls):
+            variables = " or ".join(reversed(env_names(field)))
+            if variables:
+                assert f"# {field.name} = " in body, field.name
+                assert f"  # {variables}" in body, variables
+    # Everything commented out: the file changes no default.
+    defaults = load_settings([], environ={"SHIPPER_CONFIG": str(ROOT / "config/shipper.toml")})
+    assert defaults.keep == 10 and defaults.elasticsearch == ElasticsearchSettings()

@@ -1,10 +1,14 @@
 """to_event: the seed's Logstash filter, and nothing dropped."""
 
+import asyncio
+
 import orjson
 
+from shipper.event import END_OF_STREAM, EventQueue
 from shipper.file_progress import FileProgress
-from shipper.line_decoder import Line
-from shipper.transform import to_event
+from shipper.source.line_decoder import Line
+from shipper.source.tailer import LineGroup, LineQueue
+from shipper.transform import Transformer, to_event
 
 PROGRESS = FileProgress("f1ngerprint", "/logs/app.jsonl")
 
@@ -62,3 +66,16 @@ def test_events_either_side_of_midnight_go_to_their_own_day() -> None:
     before, _ = event_for(b'{"timestamp": 1704153599.999}')
     after, _ = event_for(b'{"timestamp": 1704153600.0}')
     assert (before.index, after.index) == ("jarvis-logs-2024.01.01", "jarvis-logs-2024.01.02")
+
+
+async def test_the_transform_stage_turns_each_group_into_events_and_passes_the_end_on() -> None:
+    lines: LineQueue = asyncio.Queue()
+    events: EventQueue = asyncio.Queue()
+    group = [Line(0, 19, b'{"timestamp": 1.0}', False), Line(19, 21, b"x", False)]
+    lines.put_nowait(LineGroup(PROGRESS, "/logs/app.jsonl", group))
+    lines.put_nowait(END_OF_STREAM)
+    await asyncio.wait_for(Transformer(lines, events, host_name="box").run(), 10)
+    transformed = events.get_nowait()
+    assert transformed is not None
+    assert [event.doc_id for event in transformed] == ["f1ngerprint-0", "f1ngerprint-19"]
+    assert events.get_nowait() is END_OF_STREAM

@@ -1,5 +1,6 @@
 """Runs the Jarvis app for tests: in-process on a real loopback socket (``jarvis_server``) or
-as a real ``jarvis serve`` subprocess (``start_jarvis_serve``), with its JSON log file."""
+as a real ``jarvis serve`` subprocess (``start_jarvis_serve``), with its JSON log file; and
+reads what it exposes: log lines, metric samples, WebSocket turns."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import socket
 import sys
@@ -20,9 +22,9 @@ import orjson
 import pytest_asyncio
 from aiohttp import web
 
-from jarvis.access_log import ACCESS_LOGGER, JsonAccessLogger
 from jarvis.app import create_app
 from jarvis.llm.base import LLMClient
+from jarvis.llm.factory import create_llm_client
 from jarvis.logs.setup import configure_logging, unconfigure_logging
 from jarvis.metrics import Metrics
 from jarvis.settings import Settings
@@ -39,6 +41,30 @@ def read_json_lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one series in a Prometheus text exposition, or None when absent."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        match = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
+        if found == labels:
+            return float(match.group(3))
+    return None
+
+
+async def receive_turn(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """The frames of one WebSocket chat turn, up to and including its done or error frame."""
+    frames = []
+    while True:
+        frame = await asyncio.wait_for(ws.receive_json(), 5)
+        frames.append(frame)
+        if frame["type"] in ("done", "error"):
+            return frames
 
 
 @dataclass
@@ -107,9 +133,8 @@ async def jarvis_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
         app = create_app(settings, metrics=metrics, log_writer=writer, llm=llm)
         if routes is not None:
             app.router.add_routes(routes)
-        runner = web.AppRunner(
-            app, access_log_class=JsonAccessLogger, access_log=ACCESS_LOGGER, shutdown_timeout=5
-        )
+        # No logging arguments: create_app wires the access log itself.
+        runner = web.AppRunner(app, shutdown_timeout=5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -131,6 +156,22 @@ async def jarvis_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
         await server.session.close()
         await server.stop()
         unconfigure_logging(writer)
+
+
+async def start_with_ollama(
+    jarvis_server: ServerFactory, fake_ollama: Any, **overrides: Any
+) -> RunningServer:
+    """The server, talking to the loopback fake Ollama through the real Ollama client."""
+    settings = dataclasses.replace(
+        Settings(),
+        llm_provider="ollama",
+        ollama_url=fake_ollama.url,
+        ollama_model="llama3.2:latest",
+        ollama_read_timeout=1.0,
+        ollama_total_timeout=2.0,
+    )
+    server: RunningServer = await jarvis_server(llm=create_llm_client(settings), **overrides)
+    return server
 
 
 @dataclass

@@ -1,1 +1,0 @@
-"""The server's middlewares, outermost first: request ID → metrics → errors."""

@@ -1,0 +1,25 @@
+"""The server's HTTP side. A request's path through it, as ``jarvis.app.create_app`` wires it:
+
+    client
+      │
+      ▼
+    middlewares/                 outermost first
+      step1_request_id           the request's ID (and W3C trace), sent back on every response
+      step2_client_address       the real client behind trusted proxies
+      step3_metrics              http_requests_total by route template and status
+      step4_errors               any error → a JSON body naming the request ID (responses.py)
+      │
+      ▼
+    handler
+      POST /chat   chat/http_handler ─┬─► chat/intake: decode → user → rate limit → validate
+      GET  /ws     chat/ws_handler ───┘     └─► chat/service: memory.py + llm/ → the answer
+      GET  /health health_endpoint ────► health.py (probes run on a timer, not per request)
+      GET  /metrics metrics_endpoint ──► metrics_exposition.py
+      │
+      ▼
+    access_log                   one JSON line per request, through logs/ to stdout and file
+
+``keys.py`` names everything the application and a request carry; ``responses.py`` holds the
+error answers and route names the steps share; ``log_context.py`` gives the log fields that
+name a request.
+"""

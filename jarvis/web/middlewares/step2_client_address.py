@@ -1,0 +1,50 @@
+"""Step 2: finds the client's address, through a known number of trusted reverse proxies.
+
+Behind a proxy every request comes from the proxy's address, so per-client rate limits and the
+access log would see one client. With ``TRUSTED_PROXY_HOPS=N`` the address is the one the
+outermost of our N proxies saw: the N-th entry from the right of ``X-Forwarded-For``. Entries
+further left are client-supplied and never trusted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from jarvis.web.keys import CLIENT_ADDRESS_KEY
+
+
+def client_address_of(request: web.BaseRequest) -> str:
+    """The resolved client address (set by the middleware), else the socket's peer."""
+    return request.get(CLIENT_ADDRESS_KEY) or request.remote or "unknown"
+
+
+def forwarded_client(remote: str | None, forwarded_for: str | None, hops: int) -> str | None:
+    """The client address given ``hops`` trusted proxies, or ``remote`` when it cannot be told."""
+    if hops <= 0 or not forwarded_for:
+        return remote
+    entries = [entry.strip() for entry in forwarded_for.split(",")]
+    if len(entries) < hops:
+        return remote
+    candidate = entries[-hops]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def client_address_middleware(trusted_proxy_hops: int) -> Middleware:
+    """Build the middleware that stores the client's address on the request."""
+
+    @web.middleware
+    async def resolve_client(request: web.Request, handler: Handler) -> web.StreamResponse:
+        address = forwarded_client(
+            request.remote, request.headers.get("X-Forwarded-For"), trusted_proxy_hops
+        )
+        if address:
+            request[CLIENT_ADDRESS_KEY] = address
+        return await handler(request)
+
+    return resolve_client

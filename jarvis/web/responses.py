@@ -1,0 +1,34 @@
+"""What the server answers when it says no, and the route name requests are counted and
+logged under."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from jarvis.web.keys import REQUEST_ID_KEY
+
+
+def error_body(request: web.Request, status: int, error: str, **fields: object) -> web.Response:
+    """A JSON error response carrying the request's ID."""
+    body = {"error": error, "status": status, "request_id": request.get(REQUEST_ID_KEY), **fields}
+    return web.json_response(body, status=status)
+
+
+def too_many_requests(retry_after_seconds: int) -> web.HTTPTooManyRequests:
+    """A 429 telling the client, in ``Retry-After``, when to try again."""
+    return web.HTTPTooManyRequests(headers={"Retry-After": str(retry_after_seconds)})
+
+
+def route_of(request: web.BaseRequest) -> str:
+    """The route template of a request (``/chat``), never its raw path; ``unmatched`` when no
+    route matched, so user-chosen paths can never become label values."""
+    try:
+        match_info = request.match_info  # type: ignore[attr-defined]
+    except (AttributeError, AssertionError):
+        # A request aiohttp refused before routing (malformed HTTP) has no match info.
+        return "unmatched"
+    route = getattr(match_info, "route", None)
+    resource = getattr(route, "resource", None)
+    if resource is None:
+        return "unmatched"
+    return resource.canonical

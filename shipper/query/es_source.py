@@ -1,0 +1,194 @@
+"""Events from the ``jarvis-logs-*`` indices, read page after page through a point in time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import elastic_transport
+from elasticsearch import (
+    ApiError,
+    AsyncElasticsearch,
+    AuthenticationException,
+    AuthorizationException,
+    NotFoundError,
+)
+
+from shipper.elastic import ElasticsearchSettings
+from shipper.query.filters import EventFilter
+from shipper.query.queries import Order, event_query, timeline_sort
+from shipper.query.sources import LogEntry, NothingToRead, SourceUnavailable
+
+DEFAULT_PAGE_SIZE = 1000
+_KEEP_ALIVE = "2m"
+
+
+def display_url(url: str) -> str:
+    """``url`` without any user:password part, safe to print."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class ElasticsearchEventSource:
+    """Reads events with structured queries; turns every client failure into a one-line error.
+
+    Use it as an async context manager: leaving it closes the client's connections.
+    """
+
+    def __init__(
+        self,
+        settings: ElasticsearchSettings,
+        *,
+        index: str,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self._url = display_url(settings.url)
+        try:
+            self._client: AsyncElasticsearch = settings.create_client()
+        except ValueError as error:
+            raise SourceUnavailable(f"unusable Elasticsearch URL {self._url!r}: {error}") from None
+        self._index = index
+        self._page_size = page_size
+        self._failed_shards: dict[str, int] = {}
+
+    @property
+    def place(self) -> str:
+        """Where the events are read, for messages: ``jarvis-logs-* on http://host:9200``."""
+        return f"{self._index} on {self._url}"
+
+    @property
+    def notes(self) -> list[str]:
+        """Shards that failed during the last search: its results may lack their events."""
+        return [
+            f"{count} shard search(es) failed ({reason}); results may be incomplete"
+            for reason, count in self._failed_shards.items()
+        ]
+
+    async def __aenter__(self) -> ElasticsearchEventSource:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._client.close()
+
+    async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[LogEntry]:
+        """Every matching event, oldest first, across all pages; with ``latest``, the newest few."""
+        order: Order = "asc" if latest is None else "desc"
+        self._failed_shards.clear()
+        events: list[LogEntry] = []
+        async with self._errors_explained():
+            async for event in self._pages(event_query(event_filter), order, latest):
+                events.append(event)
+        if latest is not None:
+            events.reverse()
+        return events
+
+    async def aggregate(self, query: dict[str, Any], aggs: dict[str, Any]) -> dict[str, Any]:
+        """The ``aggregations`` of a size-0 search, plus ``total`` (events matching ``query``)."""
+        async with self._errors_explained():
+            response = await self._client.search(
+                index=self._index,
+                query=query,
+                aggs=aggs,
+                size=0,
+                track_total_hits=True,
+                ignore_unavailable=True,
+            )
+        self._failed_shards.clear()
+        self._count_failed_shards(response)
+        result = dict(response.get("aggregations") or {})
+        result["total"] = response["hits"]["total"]["value"]
+        return result
+
+    async def _pages(
+        self, query: dict[str, Any], order: Order, limit: int | None
+    ) -> AsyncIterator[LogEntry]:
+        pit = await self._client.open_point_in_time(
+            index=self._index, keep_alive=_KEEP_ALIVE, ignore_unavailable=True
+        )
+        pit_id: str = pit["id"]
+        try:
+            search_after: list[Any] | None = None
+            yielded = 0
+            while limit is None or yielded < limit:
+                size = self._page_size if limit is None else min(self._page_size, limit - yielded)
+                response = await self._client.search(
+                    pit={"id": pit_id, "keep_alive": _KEEP_ALIVE},
+                    query=query,
+                    sort=timeline_sort(order),
+                    size=size,
+                    search_after=search_after,
+                    track_total_hits=False,
+                )
+                pit_id = response.get("pit_id", pit_id)
+                self._count_failed_shards(response)
+                hits = response["hits"]["hits"]
+                for hit in hits:
+                    yield hit["_source"]
+                yielded += len(hits)
+                if len(hits) < size:
+                    return
+                search_after = hits[-1]["sort"]
+        finally:
+            # A point in time holds segments open on the cluster; do not wait for it to expire.
+            try:
+                await self._client.close_point_in_time(id=pit_id)
+            except (ApiError, elastic_transport.TransportError):
+                pass
+
+    def _count_failed_shards(self, response: Any) -> None:
+        # A shard that fails (e.g. a field mapped differently in one index) does not fail the
+        # search: its events are just missing. Say so rather than show a partial trace silently.
+        for failure in response.get("_shards", {}).get("failures", []) or []:
+            reason = failure.get("reason", {})
+            kind = reason.get("type", "error") if isinstance(reason, dict) else str(reason)
+            self._failed_shards[kind] = self._failed_shards.get(kind, 0) + 1
+
+    @asynccontextmanager
+    async def _errors_explained(self) -> AsyncIterator[None]:
+        where = f"Elasticsearch at {self._url}"
+        try:
+            yield
+        except elastic_transport.ConnectionError as error:
+            raise SourceUnavailable(f"cannot reach {where}: {_first_line(error)}") from None
+        except elastic_transport.ConnectionTimeout:
+            raise SourceUnavailable(f"{where} did not answer in time") from None
+        except AuthenticationException:
+            raise SourceUnavailable(
+                f"{where} refused the credentials; check ELASTICSEARCH_USERNAME/PASSWORD/API_KEY"
+            ) from None
+        except AuthorizationException:
+            raise SourceUnavailable(f"not allowed to read {self._index!r} on {where}") from None
+        except NotFoundError as error:
+            if _error_type(error) == "index_not_found_exception":
+                raise NothingToRead(f"no index matches {self._index!r} on {where}") from None
+            raise SourceUnavailable(f"{where}: {_reason(error)}") from None
+        except ApiError as error:
+            raise SourceUnavailable(f"{where} refused the query: {_reason(error)}") from None
+        except elastic_transport.TransportError as error:
+            raise SourceUnavailable(f"{where}: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    # The transport's own message, without the "caused by" wrappers around it.
+    text = str(getattr(error, "message", "") or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _error_type(error: ApiError) -> str:
+    body = error.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("type", ""))
+    return ""
+
+
+def _reason(error: ApiError) -> str:
+    body = error.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        details = body["error"]
+        causes = details.get("root_cause") or [details]
+        cause = causes[0] if isinstance(causes[0], dict) else details
+        return f"{cause.get('type', 'error')}: {cause.get('reason', '')}".strip()
+    return f"HTTP {error.status_code}"

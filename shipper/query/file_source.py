@@ -1,0 +1,181 @@
+"""Log entries from the local JSONL log file and its rotated (possibly gzip-compressed) backups.
+
+The seed's ``grep REQUEST_ID jarvis.jsonl`` made exact: lines are streamed one at a time
+(never a whole file in memory), decoded, filtered on real field values, and ordered by their
+own timestamp across files. Disk reads run in a worker thread, off the event loop. Backups
+are told apart as the rotator names them (:mod:`shipper.source.backups`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import gzip
+import heapq
+import io
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from jarvis.logline import TIMESTAMP, decode_line
+from shipper.query.filters import EventFilter
+from shipper.query.sources import LogEntry, NothingToRead, SourceUnavailable
+from shipper.source.backups import (
+    COMPRESSING_SUFFIX,
+    GZIP_MAGIC,
+    ROTATED_SUFFIX,
+    backup_path,
+    is_backup,
+    is_gzip,
+)
+
+# (timestamp, file rank, line number): time order, then the order lines had on disk.
+_Key = tuple[float, int, int]
+
+
+@dataclass
+class FileScanReport:
+    """What could not be used, to tell the user without failing the whole search."""
+
+    lines_skipped: int = 0
+    damaged_files: list[str] = field(default_factory=list)
+
+
+class FileEventSource:
+    """Reads every file matching a glob pattern such as ``logs/jarvis.jsonl*``."""
+
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self.report = FileScanReport()
+
+    @property
+    def place(self) -> str:
+        """Where the events are read, for messages."""
+        return f"files matching {self._pattern!r}"
+
+    @property
+    def notes(self) -> list[str]:
+        """Lines skipped and files cut short during the last ``find``."""
+        notes = [
+            f"{path} ends early (damaged, or still being compressed)"
+            for path in self.report.damaged_files
+        ]
+        if self.report.lines_skipped:
+            notes.append(f"skipped {self.report.lines_skipped} lines that are not JSON objects")
+        return notes
+
+    async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[LogEntry]:
+        """Every matching event, oldest first; with ``latest``, only the newest ``latest`` ones."""
+        self.report = FileScanReport()
+        paths = await asyncio.to_thread(_oldest_first, self._pattern)
+        if not paths:
+            raise NothingToRead(f"no log file matches {self._pattern!r}")
+        found: list[tuple[_Key, LogEntry]] = []
+        for rank, path in enumerate(paths):
+            found.extend(
+                await asyncio.to_thread(_scan, path, rank, event_filter, latest, self.report)
+            )
+        if latest is not None:
+            return [event for _, event in sorted(heapq.nlargest(latest, found, key=_key_of))]
+        found.sort(key=_key_of)
+        return [event for _, event in found]
+
+
+def _key_of(item: tuple[_Key, LogEntry]) -> _Key:
+    return item[0]
+
+
+def _oldest_first(pattern: str) -> list[str]:
+    paths = set(glob.glob(pattern))
+    dated: list[tuple[float, str]] = []
+    for path in paths:
+        # A backup being compressed exists twice for a moment (``.1`` and ``.1.gz``, and a
+        # ``.1.gz.tmp`` before that): read the uncompressed one only, so no line is seen twice.
+        if path.endswith(COMPRESSING_SUFFIX) or _uncompressed_twin(path) in paths:
+            continue
+        try:
+            if os.path.isfile(path):
+                dated.append((os.path.getmtime(path), path))
+        except FileNotFoundError:
+            continue  # rotated away while listing
+    # Rotated backups were last written before the live file; the name breaks ties.
+    return [path for _, path in sorted(dated)]
+
+
+def _uncompressed_twin(path: str) -> str | None:
+    """``app.jsonl.1`` for the compressed backup ``app.jsonl.1.gz``; None for any other path."""
+    rotated = ROTATED_SUFFIX.search(path)
+    if rotated is None or rotated.group(2) is None:
+        return None
+    return backup_path(path[: rotated.start()], int(rotated.group(1)))
+
+
+def _scan(
+    path: str,
+    rank: int,
+    event_filter: EventFilter,
+    latest: int | None,
+    report: FileScanReport,
+) -> list[tuple[_Key, LogEntry]]:
+    """The matching events of one file; with ``latest``, at most that many (the newest)."""
+    # Request IDs use only characters JSON never escapes, so a line lacking the raw bytes
+    # cannot belong to the request: skip decoding it, as grep would.
+    needle = event_filter.request_id.encode() if event_filter.request_id else None
+    kept: list[tuple[_Key, LogEntry]] = []
+    last_timestamp = 0.0
+    try:
+        stream, compressed = _open(path)
+        # Only the live file is still being written: its last line may be cut mid-write.
+        live = not compressed and not is_backup(path)
+        with stream:
+            for number, line in enumerate(_lines(stream, path, report, complete_only=live)):
+                if needle is not None and needle not in line:
+                    continue
+                event = decode_line(line)
+                if event is None:
+                    report.lines_skipped += 1
+                    continue
+                timestamp = event.get(TIMESTAMP)
+                if isinstance(timestamp, int | float):
+                    last_timestamp = float(timestamp)
+                if not event_filter.matches(event):
+                    continue
+                # A line without a time keeps its place after the line before it.
+                item = ((last_timestamp, rank, number), event)
+                if latest is None:
+                    kept.append(item)
+                elif len(kept) < latest:
+                    heapq.heappush(kept, item)
+                else:
+                    heapq.heappushpop(kept, item)
+    except PermissionError:
+        raise SourceUnavailable(f"not allowed to read {path}") from None
+    except FileNotFoundError:
+        pass  # Rotated away or deleted between listing and opening: nothing left to read.
+    return kept
+
+
+def _open(path: str) -> tuple[io.BufferedIOBase, bool]:
+    """The file opened for reading (decompressed when gzip, whatever its name), and whether
+    it was gzip."""
+    with open(path, "rb") as probe:
+        compressed = is_gzip(probe.read(len(GZIP_MAGIC)))
+    if compressed:
+        return gzip.GzipFile(path, "rb"), True
+    return open(path, "rb"), False
+
+
+def _lines(
+    stream: io.BufferedIOBase, path: str, report: FileScanReport, *, complete_only: bool
+) -> Iterator[bytes]:
+    """The stream's lines; with ``complete_only``, never a last line lacking its newline."""
+    try:
+        for line in stream:
+            if complete_only and not line.endswith(b"\n"):
+                # A writer may be mid-line: the rest is not on disk yet, so it is no line yet.
+                return
+            yield line
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        # A backup cut short (still being compressed, or damaged): keep what was readable.
+        report.damaged_files.append(path)

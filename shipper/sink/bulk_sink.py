@@ -1,0 +1,254 @@
+"""The sink: sends batches of events to ``_bulk`` until each one is stored or dead-lettered.
+
+Delivery guarantee: at least once delivery, exactly once storage. Every action is
+``create`` with the deterministic ``_id`` of its line, so an event sent twice (after a
+crash, or a retry of a request whose answer was lost) comes back 409 and counts as
+delivered. Whole-request failures (no connection, 429, 5xx) and per-item 429/5xx are
+retried forever with exponential backoff and jitter, and only the failed items are
+sent again: an item that succeeded is never re-sent, a retryable one is never dropped.
+Only an item Elasticsearch will never accept (400 mapping conflict and the like) goes to
+the dead-letter file, and only then is it counted as done.
+
+The sink owns its senders: ``senders`` loops each take a batch from the batcher and
+deliver it, so that many bulk requests are in flight at once; what is done is handed to
+the acknowledgements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, AsyncElasticsearch
+
+from shipper.acknowledgements import Acknowledgements
+from shipper.batcher import BatchQueue, IdleSenders
+from shipper.event import END_OF_STREAM, Event
+from shipper.metrics import ShipperMetrics
+from shipper.sink.dead_letter import DeadLetterFile, Rejection
+from shipper.sink.index_template import install_template
+
+log = logging.getLogger("shipper.bulk_sink")
+
+# Whole requests refused for their content: halved until the offending document is alone.
+_BAD_REQUEST = (400, 413)
+_FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial: float = 0.2
+    maximum: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based): exponential, jittered."""
+        ceiling = min(self.maximum, self.initial * 2 ** min(attempt, 32))
+        # Half fixed, half random: spreads retries of many shippers without ever being ~0.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def is_retryable(status: int, error_type: object = None) -> bool:
+    """Failures that may succeed later: overload (429), server-side failures (5xx), and
+    write blocks on an index (403), which an operator or freed disk space lifts."""
+    return status == 429 or status >= 500 or error_type == "cluster_block_exception"
+
+
+class BulkSink:
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        batches: BatchQueue,
+        idle_senders: IdleSenders,
+        acknowledgements: Acknowledgements,
+        dead_letters: DeadLetterFile,
+        metrics: ShipperMetrics,
+        retry: RetryPolicy,
+        *,
+        senders: int,
+    ) -> None:
+        self._client = client
+        self._batches = batches
+        self._idle_senders = idle_senders
+        self._acknowledgements = acknowledgements
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._retry = retry
+        self._senders = senders
+        self._refusals = 0
+        self._reachable = False
+
+    @property
+    def reachable(self) -> bool:
+        """True when the last request reached an Elasticsearch able to take documents;
+        the ``shipper_elasticsearch_up`` gauge reports this state."""
+        return self._reachable
+
+    async def run(self) -> None:
+        """Install the template, then deliver batches until END_OF_STREAM."""
+        await self._install_template()
+        async with asyncio.TaskGroup() as senders:
+            for number in range(self._senders):
+                senders.create_task(self._send_batches(), name=f"sender-{number}")
+
+    async def _send_batches(self) -> None:
+        while True:
+            with self._idle_senders.waiting():
+                batch = await self._batches.get()
+            if batch is END_OF_STREAM:
+                # Let the other senders see the end too.
+                await self._batches.put(END_OF_STREAM)
+                return
+            await self.deliver(batch)
+
+    async def _install_template(self) -> None:
+        """Install the index template, retrying until Elasticsearch takes it."""
+        attempt = 0
+        while True:
+            try:
+                await install_template(self._client)
+            except (TransportError, ApiError) as error:
+                self._set_reachable(
+                    isinstance(error, ApiError) and not is_retryable(error.status_code)
+                )
+                delay = self._retry.delay(attempt)
+                if attempt % 10 == 0:
+                    log.warning(
+                        "index template not installed, retrying",
+                        extra={"error": _describe(error), "attempt": attempt + 1},
+                    )
+                await asyncio.sleep(delay)
+                attempt += 1
+            else:
+                self._set_reachable(True)
+                log.info("index template installed")
+                return
+
+    async def deliver(self, events: Sequence[Event]) -> None:
+        """Return once every event is stored (2xx, or 409: already there) or dead-lettered."""
+        remaining = list(events)
+        attempt = 0
+        while remaining:
+            remaining = await self._send(remaining)
+            if remaining:
+                self._metrics.events_retried.add({}, len(remaining))
+                delay = self._retry.delay(attempt)
+                if attempt == 0 or attempt % 10 == 0:
+                    log.warning(
+                        "bulk items failed, retrying them",
+                        extra={"events": len(remaining), "attempt": attempt + 1},
+                    )
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    async def _send(self, events: list[Event]) -> list[Event]:
+        """One ``_bulk`` request; returns the events to send again."""
+        body = b"".join(_action(event) for event in events)
+        started = time.perf_counter()
+        try:
+            # Pre-serialised NDJSON: the transport sends bytes as they are.
+            response = await self._client.bulk(
+                operations=body,  # type: ignore[arg-type]
+                filter_path=_FILTER_PATH,
+            )
+        except ApiError as error:
+            self._observe(started, "error")
+            self._set_reachable(not is_retryable(error.status_code) or error.status_code == 429)
+            if error.status_code in _BAD_REQUEST:
+                return await self._rejected_request(events, error)
+            # Anything else (5xx, 429, 401/403 until credentials are fixed...) is not the
+            # documents' fault: they are kept and sent again.
+            self._refusals += 1
+            if self._refusals % 10 == 1:
+                log.warning("bulk request refused, retrying", extra={"error": _describe(error)})
+            return events
+        except (TransportError, OSError) as error:
+            self._observe(started, "error")
+            if self._reachable:
+                log.warning("Elasticsearch unreachable", extra={"error": _describe(error)})
+            self._set_reachable(False)
+            return events
+        self._set_reachable(True)
+        items: list[dict[str, Any]] = response.body.get("items", [])
+        retry: list[Event] = []
+        rejected: list[Rejection] = []
+        done: list[Event] = []
+        for position, event in enumerate(events):
+            result = next(iter(items[position].values())) if position < len(items) else {}
+            status = int(result.get("status", 503))
+            if 200 <= status < 300 or status == 409:
+                done.append(event)
+            elif is_retryable(status, (result.get("error") or {}).get("type")):
+                retry.append(event)
+            else:
+                rejected.append(Rejection(event, status, dict(result.get("error") or {})))
+        self._observe(started, "ok" if not retry and not rejected else "partial")
+        await self._dead_letter(rejected)
+        self._finish(done)
+        return retry
+
+    async def _rejected_request(self, events: list[Event], error: ApiError) -> list[Event]:
+        # A whole request refused with a 4xx (e.g. too large): halve it to isolate the culprit.
+        if len(events) == 1:
+            reason: dict[str, object] = {"type": "request_rejected", "reason": _describe(error)}
+            await self._dead_letter([Rejection(events[0], error.status_code, reason)])
+            return []
+        middle = len(events) // 2
+        await self.deliver(events[:middle])
+        await self.deliver(events[middle:])
+        return []
+
+    async def _dead_letter(self, rejected: list[Rejection]) -> None:
+        if not rejected:
+            return
+        await self._dead_letters.write(rejected)
+        self._metrics.events_dead_lettered.add({}, len(rejected))
+        first = rejected[0]
+        log.error(
+            "events rejected by Elasticsearch, dead-lettered",
+            extra={
+                "events": len(rejected),
+                "status": first.status,
+                "error_type": first.reason.get("type"),
+                "dead_letter": str(self._dead_letters.path),
+            },
+        )
+        self._acknowledgements.acknowledge([rejection.event for rejection in rejected])
+
+    def _finish(self, done: list[Event]) -> None:
+        if not done:
+            return
+        self._metrics.events_shipped.add({}, len(done))
+        self._metrics.bytes_shipped.add({}, sum(event.end - event.offset for event in done))
+        self._acknowledgements.acknowledge(done)
+
+    def _observe(self, started: float, outcome: str) -> None:
+        self._metrics.bulk_seconds.observe({}, time.perf_counter() - started)
+        self._metrics.bulk_requests.inc({"outcome": outcome})
+
+    def _set_reachable(self, reachable: bool) -> None:
+        if reachable and not self._reachable:
+            log.info("Elasticsearch reachable")
+        self._reachable = reachable
+        self._metrics.elasticsearch_up.set({}, 1 if reachable else 0)
+
+
+def _action(event: Event) -> bytes:
+    return (
+        b'{"create":{"_index":"'
+        + event.index.encode()
+        + b'","_id":"'
+        + event.doc_id.encode()
+        + b'"}}\n'
+        + event.source
+        + b"\n"
+    )
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

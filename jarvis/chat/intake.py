@@ -15,12 +15,11 @@ from typing import Any
 
 import orjson
 
-from jarvis.logline import ACTION, ERROR, STAGE, TRANSPORT, USER_ID, Action
+from jarvis.chat.outcomes import record_chat_error
 from jarvis.metrics import Metrics
 from jarvis.rate_limit.guard import RateLimitGuard
 from jarvis.settings import Settings
 
-logger = logging.getLogger("jarvis.chat")
 
 # User IDs appear in logs, Elasticsearch and rate-limit keys: a plain charset keeps them safe.
 _USER_ID = re.compile(r"[A-Za-z0-9._@:+\-]+")
@@ -123,17 +122,14 @@ class ChatIntake:
             raise RateLimited(decision.retry_after_seconds)
 
     def _count_refusal(self, error: ChatInputError, sender: Sender) -> None:
-        self._metrics.chat_errors_total.inc({"stage": error.stage})
-        self._metrics.chat_requests_total.inc({"secure": sender.secure_label, "status": "error"})
-        logger.warning(
-            "chat input refused",
-            extra={
-                ACTION: Action.CHAT_ERROR,
-                STAGE: error.stage,
-                ERROR: error.detail,
-                USER_ID: error.user_id,
-                TRANSPORT: sender.transport,
-            },
+        record_chat_error(
+            self._metrics,
+            secure_label=sender.secure_label,
+            transport=sender.transport,
+            stage=error.stage,
+            detail=error.detail,
+            user_id=error.user_id,
+            level=logging.WARNING,
         )
 
 

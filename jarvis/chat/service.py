@@ -11,8 +11,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from jarvis.chat.intake import ChatInput, Sender
+from jarvis.chat.outcomes import record_chat_error
 from jarvis.llm.base import LLMClient, LLMError
-from jarvis.logline import ACTION, ERROR, LLM_SECONDS, STAGE, TRANSPORT, USER_ID, Action
+from jarvis.logline import ACTION, LLM_SECONDS, TRANSPORT, USER_ID, Action
 from jarvis.memory import ConversationMemory, MemoryStoreError
 from jarvis.metrics import Metrics
 
@@ -111,16 +112,13 @@ class ChatService:
     def _failed(
         self, chat: ChatInput, sender: Sender, stage: str, detail: str, status: int
     ) -> ChatTurnError:
-        self._metrics.chat_errors_total.inc({"stage": stage})
-        self._metrics.chat_requests_total.inc({"secure": sender.secure_label, "status": "error"})
-        logger.error(
-            "chat error",
-            extra={
-                ACTION: Action.CHAT_ERROR,
-                USER_ID: chat.user_id,
-                STAGE: stage,
-                ERROR: detail,
-                TRANSPORT: sender.transport,
-            },
+        record_chat_error(
+            self._metrics,
+            secure_label=sender.secure_label,
+            transport=sender.transport,
+            stage=stage,
+            detail=detail,
+            user_id=chat.user_id,
+            level=logging.ERROR,
         )
         return ChatTurnError(stage, detail, status)

@@ -20,7 +20,6 @@ from jarvis.metrics import Metrics
 from jarvis.rate_limit.guard import RateLimitGuard
 from jarvis.settings import Settings
 
-
 # User IDs appear in logs, Elasticsearch and rate-limit keys: a plain charset keeps them safe.
 _USER_ID = re.compile(r"[A-Za-z0-9._@:+\-]+")
 

@@ -12,6 +12,8 @@ from aioprometheus import Counter, Gauge, Histogram, Registry
 
 BULK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BULK_OUTCOMES = ("ok", "partial", "error")
+# What the shipper writes to its own disk (see disk_health.py).
+DISK_TARGETS = ("registry", "backup", "dead_letter")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ShipperMetrics:
     queue_events: Gauge
     files_rotated: Counter
     empty_lines: Counter
+    disk_errors: Counter
 
     @classmethod
     def create(cls, registry: Registry | None = None) -> ShipperMetrics:
@@ -86,6 +89,10 @@ class ShipperMetrics:
             files_rotated=counter("shipper_files_rotated_total", "Live files rotated by size"),
             # Beyond the contract's list: empty lines are skipped, and this says how many.
             empty_lines=counter("shipper_empty_lines_total", "Empty lines skipped, not shipped"),
+            disk_errors=counter(
+                "shipper_disk_errors_total",
+                "Failed writes of the registry, a compressed backup or the dead-letter file",
+            ),
         )
         for plain in (
             m.events_read,
@@ -103,4 +110,6 @@ class ShipperMetrics:
         for level in (m.lag_bytes, m.lag_seconds, m.files_held_back, m.queue_events):
             level.set({}, 0)
         m.elasticsearch_up.set({}, 0)
+        for target in DISK_TARGETS:
+            m.disk_errors.add({"target": target}, 0)
         return m

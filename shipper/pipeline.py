@@ -23,6 +23,7 @@ from elasticsearch import AsyncElasticsearch
 
 from shipper.acknowledgements import Acknowledgements
 from shipper.batcher import Batcher, BatchQueue, IdleSenders
+from shipper.disk_health import DiskHealth
 from shipper.event import END_OF_STREAM, EventQueue
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
@@ -47,6 +48,7 @@ class Pipeline:
         self.settings = settings
         self.metrics = metrics or ShipperMetrics.create()
         self.registry = FileRegistry(settings.registry_path)
+        self.disk = DiskHealth(self.metrics)
         self.status_port: int | None = None
         self._lines: LineQueue = asyncio.Queue(settings.queue_chunks)
         events: EventQueue = asyncio.Queue(settings.queue_chunks)
@@ -91,7 +93,7 @@ class Pipeline:
             keep=settings.keep,
             interval=settings.poll_interval,
         )
-        self.status = ShipperStatus(self.metrics, self.registry, self.sink, self.rotator)
+        self.status = ShipperStatus(self.metrics, self.registry, self.sink, self.rotator, self.disk)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Ship until ``stop`` is set, then drain for at most ``shutdown_timeout`` and save."""

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from jarvis.metrics_exposition import CONTENT_TYPE, render_text
+from shipper.disk_health import DiskHealth
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.rotator import Rotator
@@ -26,17 +27,20 @@ class ShipperStatus:
     registry: FileRegistry
     sink: BulkSink
     rotator: Rotator
+    disk: DiskHealth
 
     def health(self) -> dict[str, Any]:
-        """The ``/health`` summary: status ``ok``, or ``degraded`` while Elasticsearch is down.
+        """The ``/health`` summary: status ``ok``, or ``degraded`` while Elasticsearch is down
+        or a disk write fails (``disk_errors`` names each failing target).
 
         It is served with a 200 while the shipper runs, even with Elasticsearch down: the
         shipper is then doing its job (keeping the lines); the summary says so.
         """
         reachable = self.sink.reachable
         return {
-            "status": "ok" if reachable else "degraded",
+            "status": "ok" if reachable and self.disk.ok else "degraded",
             "elasticsearch_up": reachable,
+            "disk_errors": self.disk.report(),
             "files_held_back": self.rotator.held_back,
             "time": time.time(),
             **dataclasses.asdict(self.registry.lag()),

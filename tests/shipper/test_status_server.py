@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from fake_elasticsearch import FakeElasticsearch
 from jarvis.metrics_exposition import CONTENT_TYPE
 from shipper.acknowledgements import Acknowledgements
 from shipper.batcher import IdleSenders
+from shipper.disk_health import DiskHealth
 from shipper.event import Event
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
@@ -46,7 +48,7 @@ def build_status(tmp_path: Path) -> ShipperStatus:
         keep=1,
         interval=1.0,
     )
-    return ShipperStatus(metrics, registry, sink, rotator)
+    return ShipperStatus(metrics, registry, sink, rotator, DiskHealth(metrics))
 
 
 async def test_health_is_degraded_until_the_sink_reaches_elasticsearch(
@@ -80,3 +82,24 @@ async def test_metrics_are_the_prometheus_text_with_fresh_lag_gauges(
     assert "shipper_lag_bytes 30" in lines
     assert "shipper_queue_events 1" in lines
     assert "shipper_elasticsearch_up 0" in lines
+
+
+async def test_a_failing_disk_write_degrades_health_until_a_write_succeeds(
+    tmp_path: Path, aiohttp_client: ClientFactory
+) -> None:
+    status = build_status(tmp_path)
+    status.sink._reachable = True  # the cluster is fine: only the disk is at fault here
+    client = await aiohttp_client(create_status_app(status))
+    full = OSError(errno.ENOSPC, "No space left on device")
+    status.disk.failed("registry", tmp_path / "state" / "registry.json", full)
+    status.disk.failed("registry", tmp_path / "state" / "registry.json", full)
+    health = await (await client.get("/health")).json()
+    assert health["status"] == "degraded"
+    assert health["disk_errors"]["registry"]["error"] == "No space left on device"
+    lines = (await (await client.get("/metrics")).text()).splitlines()
+    assert 'shipper_disk_errors_total{target="registry"} 2' in lines
+    assert 'shipper_disk_errors_total{target="backup"} 0' in lines
+
+    status.disk.succeeded("registry")
+    health = await (await client.get("/health")).json()
+    assert health["status"] == "ok" and health["disk_errors"] == {}

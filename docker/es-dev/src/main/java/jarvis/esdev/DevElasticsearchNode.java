@@ -24,7 +24,10 @@ import org.elasticsearch.transport.netty4.Netty4Plugin;
  * Elastic publishes on Maven Central: the server, its test framework (for its classpath plugin
  * loader) and the Netty 4 HTTP/transport module. The REST API it serves is the real engine's.
  *
- * <p>Usage: {@code DevElasticsearchNode --port 9200 --data .es-data [--host 127.0.0.1]}. Prints
+ * <p>Usage: {@code DevElasticsearchNode --port 9200 --data .es-data [--host 127.0.0.1]}; a node
+ * of a cluster also takes {@code --node-name}, a fixed {@code --transport-port}, the
+ * {@code --seed-hosts} (transport addresses of the others) and, for the first election,
+ * {@code --initial-master-nodes}. Prints
  * {@code ELASTICSEARCH READY http://HOST:PORT} on stdout once it accepts requests, and stops
  * cleanly on SIGTERM/SIGINT (data is flushed, so a restart on the same directory finds it again).
  * With {@code --stop-on-stdin-eof} it also stops when its stdin closes.
@@ -41,6 +44,10 @@ public final class DevElasticsearchNode {
         String port = "9200";
         Path data = null;
         boolean stopOnStdinEof = false;
+        String nodeName = "jarvis-dev";
+        String transportPort = "0";
+        String seedHosts = null;
+        String initialMasters = null;
         Deque<String> rest = new ArrayDeque<>(List.of(args));
         while (rest.isEmpty() == false) {
             String flag = rest.pop();
@@ -49,6 +56,10 @@ public final class DevElasticsearchNode {
                 case "--port" -> port = valueOf(flag, rest);
                 case "--data" -> data = Path.of(valueOf(flag, rest));
                 case "--stop-on-stdin-eof" -> stopOnStdinEof = true;
+                case "--node-name" -> nodeName = valueOf(flag, rest);
+                case "--transport-port" -> transportPort = valueOf(flag, rest);
+                case "--seed-hosts" -> seedHosts = valueOf(flag, rest);
+                case "--initial-master-nodes" -> initialMasters = valueOf(flag, rest);
                 default -> usage("unknown argument " + flag);
             }
         }
@@ -58,18 +69,27 @@ public final class DevElasticsearchNode {
         Path home = data.toAbsolutePath().normalize();
         Files.createDirectories(home.resolve("config"));
 
-        Settings settings = Settings.builder()
+        Settings.Builder builder = Settings.builder()
             .put("path.home", home.toString())
             .put("path.data", home.resolve("data").toString())
             .put("path.logs", home.resolve("logs").toString())
             .put("cluster.name", "jarvis-dev")
-            .put("node.name", "jarvis-dev")
-            .put("discovery.type", "single-node")
+            .put("node.name", nodeName)
             .put("network.host", host)
             .put("http.port", port)
-            // The transport port only serves node-to-node traffic: any free one will do, which
-            // lets several dev nodes run side by side.
-            .put("transport.port", "0")
+            // Alone, the transport port only serves node-to-node traffic nobody sends: any free
+            // one will do, which lets several single dev nodes run side by side. In a cluster
+            // the nodes find each other at fixed ones (--seed-hosts).
+            .put("transport.port", transportPort);
+        if (seedHosts == null) {
+            builder.put("discovery.type", "single-node");
+        } else {
+            builder.putList("discovery.seed_hosts", List.of(seedHosts.split(",")));
+            if (initialMasters != null) {
+                builder.putList("cluster.initial_master_nodes", List.of(initialMasters.split(",")));
+            }
+        }
+        Settings settings = builder
             // Tests wipe jarvis-logs-* between runs; a wildcard delete is refused by default.
             .put("action.destructive_requires_name", false)
             // A full shared disk must not flip test indices to read-only.
@@ -140,7 +160,8 @@ public final class DevElasticsearchNode {
     private static void usage(String problem) {
         System.err.println(problem);
         System.err.println("usage: DevElasticsearchNode --port PORT --data DIR [--host 127.0.0.1]"
-            + " [--stop-on-stdin-eof]");
+            + " [--stop-on-stdin-eof] [--node-name NAME --transport-port PORT"
+            + " --seed-hosts HOST:PORT,... --initial-master-nodes NAME,...]");
         System.exit(2);
     }
 }

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
-from jarvis.config import env_field, load_config
+from jarvis.config import SettingsError, env_field, load_config
 
 if TYPE_CHECKING:
     from elasticsearch import AsyncElasticsearch
@@ -28,6 +29,7 @@ class ElasticsearchSettings:
     """How to reach the cluster: the ``[elasticsearch]`` section of a config file, then the
     ``ELASTICSEARCH_*`` variables, then options."""
 
+    # One node, or several separated by commas: requests go round the live ones.
     url: str = env_field("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
     username: str = env_field("ELASTICSEARCH_USERNAME", default="")
     password: str = env_field("ELASTICSEARCH_PASSWORD", default="")
@@ -35,6 +37,25 @@ class ElasticsearchSettings:
     ca_certs: str = env_field("ELASTICSEARCH_CA_CERTS", default="")
     verify_certs: bool = env_field("ELASTICSEARCH_VERIFY_CERTS", default=True)
     request_timeout: float = env_field("ELASTICSEARCH_TIMEOUT", default=30.0)
+
+    def __post_init__(self) -> None:
+        for node in self.urls:
+            parts = urlsplit(node)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise SettingsError(
+                    f"ELASTICSEARCH_URL: {display_url(node)!r} is not a node URL such as "
+                    "http://127.0.0.1:9200 (several are separated by commas)"
+                )
+
+    @property
+    def urls(self) -> list[str]:
+        """The nodes to send requests to."""
+        return [node.strip() for node in self.url.split(",") if node.strip()] or [""]
+
+    @property
+    def shown_url(self) -> str:
+        """The nodes without any user:password part, safe to print."""
+        return ",".join(display_url(node) for node in self.urls)
 
     @classmethod
     def load(
@@ -80,9 +101,16 @@ class ElasticsearchSettings:
         if not self.verify_certs:
             options["verify_certs"] = False
         options.update(kwargs)
-        return AsyncElasticsearch(self.url, **options)  # type: ignore[arg-type]
+        return AsyncElasticsearch(self.urls, **options)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         # Keep secrets out of logs and tracebacks.
         auth = "yes" if self.username or self.api_key else "no"
-        return f"ElasticsearchSettings(url={self.url!r}, auth={auth})"
+        return f"ElasticsearchSettings(url={self.shown_url!r}, auth={auth})"
+
+
+def display_url(url: str) -> str:
+    """``url`` without any user:password part, safe to print."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import elastic_transport
 from elasticsearch import (
@@ -25,13 +24,6 @@ DEFAULT_PAGE_SIZE = 1000
 _KEEP_ALIVE = "2m"
 
 
-def display_url(url: str) -> str:
-    """``url`` without any user:password part, safe to print."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 class ElasticsearchEventSource:
     """Reads events with structured queries; turns every client failure into a one-line error.
 
@@ -45,7 +37,7 @@ class ElasticsearchEventSource:
         index: str,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
-        self._url = display_url(settings.url)
+        self._url = settings.shown_url
         try:
             self._client: AsyncElasticsearch = settings.create_client()
         except ValueError as error:

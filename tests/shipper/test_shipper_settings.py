@@ -167,3 +167,18 @@ def test_the_committed_config_file_lists_every_key_with_its_variables() -> None:
     # Everything commented out: the file changes no default.
     defaults = load_settings([], environ={"SHIPPER_CONFIG": str(ROOT / "config/shipper.toml")})
     assert defaults.keep == 10 and defaults.elasticsearch == ElasticsearchSettings()
+
+
+def test_elasticsearch_url_takes_several_nodes_separated_by_commas():
+    settings = ElasticsearchSettings.from_env(
+        {"ELASTICSEARCH_URL": "http://127.0.0.1:9200, http://user:secret@127.0.0.1:9201"}
+    )
+    assert settings.urls == ["http://127.0.0.1:9200", "http://user:secret@127.0.0.1:9201"]
+    assert "secret" not in settings.shown_url and "secret" not in repr(settings)
+    assert settings.shown_url == "http://127.0.0.1:9200,http://127.0.0.1:9201"
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:9200", "localhost", "ftp://host:21", "http://"])
+def test_an_elasticsearch_url_without_scheme_or_host_is_refused_by_name(url):
+    with pytest.raises(SettingsError, match="ELASTICSEARCH_URL"):
+        ElasticsearchSettings.from_env({"ELASTICSEARCH_URL": url})

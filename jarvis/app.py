@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, web
+from redis.asyncio import Redis
 
 from jarvis.chat.http_handler import chat
 from jarvis.chat.intake import ChatIntake
@@ -17,15 +18,28 @@ from jarvis.llm.factory import create_llm_client
 from jarvis.logline import ACTION, Action
 from jarvis.logs.writer import LogWriter
 from jarvis.memory import ConversationMemory
+from jarvis.memory.redis_store import RedisMemory
+from jarvis.memory.sqlite_store import SqliteMemory
 from jarvis.metrics import Metrics
 from jarvis.rate_limit.guard import RateLimitGuard
+from jarvis.rate_limit.redis_buckets import RedisBuckets
+from jarvis.redis_client import create_redis_client, shown_redis_url
 from jarvis.settings import Settings
 from jarvis.web.access_log import ACCESS_LOGGER, JsonAccessLogger
 from jarvis.web.health_endpoint import health
-from jarvis.web.keys import CHAT_INTAKE, CHAT_SERVICE, HEALTH, METRICS, OPEN_SOCKETS, SETTINGS
+from jarvis.web.keys import (
+    CHAT_INTAKE,
+    CHAT_SERVICE,
+    HEALTH,
+    LOG_WRITER,
+    METRICS,
+    OPEN_SOCKETS,
+    SETTINGS,
+)
 from jarvis.web.metrics_endpoint import metrics as metrics_handler
 from jarvis.web.middlewares import middleware_chain
 from jarvis.web.middlewares.step1_request_id import request_id_response_hook
+from jarvis.web.middlewares.step5_shutdown import InFlightRequests, remember_started_response
 
 logger = logging.getLogger("jarvis.app")
 
@@ -40,21 +54,30 @@ def create_app(
     """Build the server, its JSON access log included: whoever runs it (``web.run_app``, an
     ``AppRunner``) needs no logging arguments. Dependencies (LLM client, memory, health probes)
     open on start-up and close on cleanup; ``llm`` replaces the client the settings would
-    choose."""
+    choose. With ``REDIS_URL`` the rate-limit buckets and the conversation memory live in
+    Redis, shared with every other replica, and Redis is one more health dependency."""
     metrics = metrics or Metrics.create()
+    in_flight = InFlightRequests(settings.shutdown_timeout, metrics)
     app = web.Application(
-        middlewares=middleware_chain(settings, metrics),
+        middlewares=middleware_chain(settings, metrics, in_flight),
         client_max_size=settings.max_body_bytes,
         # These override the runner's own arguments, so no runner can drop the access log.
         handler_args={"access_log_class": JsonAccessLogger, "access_log": ACCESS_LOGGER},
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    rate_limit = RateLimitGuard.from_settings(settings, metrics)
+    redis = create_redis_client(settings) if settings.redis_url else None
+    buckets = RedisBuckets(redis) if redis is not None else None
+    rate_limit = RateLimitGuard.from_settings(settings, metrics, buckets)
     app[CHAT_INTAKE] = ChatIntake(settings, rate_limit, metrics)
     app[OPEN_SOCKETS] = set()
+    if log_writer is not None:
+        app[LOG_WRITER] = log_writer
     app.on_response_prepare.append(request_id_response_hook(settings.request_id_header))
-    app.cleanup_ctx.append(_dependencies(settings, metrics, log_writer, llm))
+    app.on_response_prepare.append(remember_started_response)
+    app.cleanup_ctx.append(_dependencies(settings, metrics, log_writer, llm, redis))
+    # The grace period starts first: closing the WebSockets may take a while.
+    app.on_shutdown.append(in_flight.on_shutdown)
     app.on_shutdown.append(_close_websockets)
 
     app.router.add_post("/chat", chat)
@@ -70,17 +93,26 @@ def _dependencies(
     metrics: Metrics,
     log_writer: LogWriter | None,
     llm: LLMClient | None,
+    redis: Redis | None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def open_and_close(app: web.Application) -> AsyncIterator[None]:
         client = llm or create_llm_client(settings)
-        memory = await ConversationMemory.open(
-            settings.memory_path, settings.memory_max_turns, metrics
-        )
+        memory: ConversationMemory
+        if redis is not None:
+            memory = RedisMemory(redis, settings.memory_max_turns, metrics)
+        else:
+            memory = await SqliteMemory.open(
+                settings.memory_path, settings.memory_max_turns, metrics
+            )
         app[CHAT_SERVICE] = ChatService(client, memory, metrics, settings.log_chat_content)
         dependencies = [
             Dependency(client.name, client.probe, critical=True),
             Dependency("memory", memory.ping, critical=True),
         ]
+        if redis is not None:
+            # Not critical by itself: what cannot work without it, memory, is down with it
+            # and says so; rate limits fail open.
+            dependencies.append(Dependency("redis", _RedisProbe(redis), critical=False))
         if log_writer is not None:
             dependencies.append(Dependency("log_sink", _LogSinkProbe(log_writer), critical=False))
         monitor = HealthMonitor(
@@ -94,6 +126,8 @@ def _dependencies(
                 ACTION: Action.STARTUP,
                 "llm": client.name,
                 "metrics": settings.prometheus_metrics,
+                "memory": "redis" if redis is not None else "sqlite",
+                **({"redis": shown_redis_url(settings.redis_url)} if redis is not None else {}),
             },
         )
         try:
@@ -102,14 +136,26 @@ def _dependencies(
             await monitor.stop()
             await client.close()
             await memory.close()
+            if redis is not None:
+                await redis.aclose()
             logger.info("jarvis stopped", extra={ACTION: Action.SHUTDOWN})
 
     return open_and_close
 
 
+class _RedisProbe:
+    """Healthy while Redis answers PING."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def __call__(self) -> None:
+        await self._redis.ping()
+
+
 class _LogSinkProbe:
     """Healthy while the writer thread runs, its last write succeeded and no line was dropped
-    since the previous probe."""
+    since the previous probe; else the error says which and how many, by reason."""
 
     def __init__(self, writer: LogWriter) -> None:
         self._writer = writer
@@ -119,14 +165,19 @@ class _LogSinkProbe:
         writer = self._writer
         if not writer.alive:
             raise RuntimeError("log writer thread is not running")
-        if writer.last_error:
-            raise RuntimeError(writer.last_error)
-        dropped, self._dropped_seen = (
-            writer.lines_dropped - self._dropped_seen,
-            writer.lines_dropped,
-        )
-        if dropped:
-            raise RuntimeError(f"{dropped} log lines dropped: log queue full")
+        dropped = writer.lines_dropped
+        since = {
+            reason: count - self._dropped_seen.get(reason, 0)
+            for reason, count in dropped.items()
+            if count > self._dropped_seen.get(reason, 0)
+        }
+        self._dropped_seen = dropped
+        problems = [writer.last_error] if writer.last_error else []
+        if since:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in since.items())
+            problems.append(f"{sum(since.values())} log lines dropped ({reasons})")
+        if problems:
+            raise RuntimeError("; ".join(problems))
 
 
 async def _close_websockets(app: web.Application) -> None:

@@ -53,6 +53,7 @@ class Action:
     CHAT_SUCCESS: Final = "chat_success"
     CHAT_ERROR: Final = "chat_error"
     RATE_LIMITED: Final = "rate_limited"
+    RATE_LIMIT_FAILED_OPEN: Final = "rate_limit_failed_open"
     REQUEST_ID_REJECTED: Final = "request_id_rejected"
     UNHANDLED_ERROR: Final = "unhandled_error"
     BAD_HTTP_REQUEST: Final = "bad_http_request"

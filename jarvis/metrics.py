@@ -7,9 +7,12 @@ from the first scrape instead of "no data".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aioprometheus import Counter, Gauge, Histogram, Registry
+
+from jarvis.logs.writer import DROP_REASONS
 
 # LLM answers take seconds, not milliseconds: buckets reach past the 10 s alert threshold.
 LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0)
@@ -21,7 +24,15 @@ WS_CONNECTION_STATUSES = ("accepted", "rejected", "closed", "error")
 WS_DIRECTIONS = ("in", "out")
 WS_MESSAGE_STATUSES = ("ok", "error")
 CHAT_STATUSES = ("success", "error")
-CHAT_ERROR_STAGES = ("parse", "validation", "body_too_large", "memory", "llm", "internal")
+CHAT_ERROR_STAGES = (
+    "parse",
+    "validation",
+    "body_too_large",
+    "memory",
+    "llm",
+    "internal",
+    "shutdown",
+)
 MEMORY_OPERATIONS = ("load", "save", "ping")
 RATE_LIMITED_ENDPOINTS = ("/chat", "/ws")
 CLIENT_TYPES = ("user", "ip")
@@ -43,6 +54,8 @@ class Metrics:
     rate_limit_hits_total: Counter
     http_requests_total: Counter
     http_request_duration_seconds: Histogram
+    log_lines_dropped_total: Counter
+    rate_limit_backend_errors_total: Counter
 
     @classmethod
     def create(cls, registry: Registry | None = None) -> Metrics:
@@ -107,9 +120,28 @@ class Metrics:
                 registry=registry,
                 buckets=HTTP_BUCKETS,
             ),
+            # Beyond the spec's list: log lines lost, which no log line can report.
+            log_lines_dropped_total=Counter(
+                "log_lines_dropped_total",
+                "Log lines never written: log queue full, or the log file refused them",
+                registry=registry,
+            ),
+            # Beyond the spec's list: chats let through unmetered because the rate-limit
+            # buckets (Redis) could not be reached.
+            rate_limit_backend_errors_total=Counter(
+                "rate_limit_backend_errors_total",
+                "Chats let through without a rate-limit check: the buckets were unreachable",
+                registry=registry,
+            ),
         )
         m._zero_known_series()
         return m
+
+    def count_log_lines_dropped(self, dropped: Mapping[str, int]) -> None:
+        """Bring ``log_lines_dropped_total`` up to the log writer's own counts (by reason):
+        the writer counts in its thread, the samples are set here, on the event loop."""
+        for reason, count in dropped.items():
+            self.log_lines_dropped_total.set({"reason": reason}, count)
 
     def _zero_known_series(self) -> None:
         self.ws_active_connections.set({}, 0)
@@ -131,3 +163,6 @@ class Metrics:
                 self.rate_limit_hits_total.add(
                     {"endpoint": endpoint, "client_type": client_type}, 0
                 )
+        for reason in DROP_REASONS:
+            self.log_lines_dropped_total.add({"reason": reason}, 0)
+        self.rate_limit_backend_errors_total.add({}, 0)

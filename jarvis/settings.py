@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jarvis.config import SettingsError, env_field, load_config
 from jarvis.logline import LEVELS
 
 DEFAULT_CONFIG_FILE = Path("config/jarvis.toml")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -50,6 +52,17 @@ class Settings:
     rate_limit_per_minute: float = env_field("RATE_LIMIT_PER_MINUTE", default=60.0)
     rate_limit_burst: int = env_field("RATE_LIMIT_BURST", default=20)
     rate_limit_max_clients: int = env_field("RATE_LIMIT_MAX_CLIENTS", default=100_000)
+    # Every chat also pays its client address's bucket, this many times a user's rate and burst:
+    # rotating user IDs from one address gets no further than that.
+    rate_limit_address_factor: float = env_field("RATE_LIMIT_ADDRESS_FACTOR", default=4.0)
+    # A client's refusals are logged at most once per window (all are counted).
+    rate_limit_log_window: float = env_field("RATE_LIMIT_LOG_WINDOW", default=60.0)
+
+    # Rate-limit buckets and conversation memory shared by every replica ("": in-process
+    # buckets and the MEMORY_PATH file). redis://[:password@]host:port/db, rediss:// or unix://.
+    redis_url: str = env_field("REDIS_URL", default="", repr=False)
+    # How long one Redis command may take (connect included) before it counts as failed.
+    redis_timeout: float = env_field("REDIS_TIMEOUT", default=1.0)
 
     # Reverse proxies in front of the server that append to X-Forwarded-For (0: none).
     trusted_proxy_hops: int = env_field("TRUSTED_PROXY_HOPS", default=0)
@@ -74,6 +87,20 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.rate_limit_per_minute <= 0:
             raise SettingsError("rate_limit_per_minute must be positive")
+        if self.rate_limit_address_factor < 1:
+            raise SettingsError(
+                "RATE_LIMIT_ADDRESS_FACTOR must be at least 1: an address's budget covers at"
+                " least one user's"
+            )
+        for name in ("rate_limit_log_window", "redis_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive")
+        scheme = urlsplit(self.redis_url).scheme
+        if self.redis_url and scheme not in REDIS_SCHEMES:
+            # Only the scheme is named: the rest of the URL may hold a password.
+            raise SettingsError(
+                f"REDIS_URL must start with redis://, rediss:// or unix:// (not {scheme or '?'}:)"
+            )
 
     @classmethod
     def load(

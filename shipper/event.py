@@ -1,7 +1,8 @@
 """What flows from the transform to the sink: events, in groups, and the end of the stream.
 
 An event is one log line made into an Elasticsearch document. It carries the position of
-its line in its file, so that once stored it can be acknowledged back to the registry.
+its line in its file, so that once stored it can be acknowledged back to the registry, and
+the line itself, so that a document Elasticsearch refuses can be replaced by a fallback.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class Event:
     doc_id: str
     index: str
     source: bytes
+    # The line as read: should Elasticsearch refuse ``source``, its fallback is built from it.
+    line: bytes = b""
+    # Why ``source`` is not the line as it is (a FALLBACK_REASONS label), if it is not.
+    fallback: str | None = None
 
     @property
     def size(self) -> int:

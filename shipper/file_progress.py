@@ -5,23 +5,42 @@ a crash) only moves past a line once that line AND every line before it in the f
 has been acknowledged. Bulk requests complete out of order and failed items are
 retried alone, so acknowledgements arrive in any order; the pending spans are kept in
 read order and ``acked`` advances over the acknowledged head only.
+
+It also keeps what tells the file apart from others (``source/identity.py``): its head,
+the inode it was last seen on, its generation, and anchors of the content read so far,
+the first one at or below ``acked`` (the one a restart can rely on), the others at the end
+of each group of lines read since.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from shipper.source.identity import Anchor
+
 
 @dataclass
 class FileProgress:
+    # The file's identity: the prefix of the ``_id`` of each of its lines.
     fingerprint: str
     path: str
+    head: str = ""
+    # The inode the file was last seen on; None for an entry of a version 1 registry.
+    dev: int | None = None
+    ino: int | None = None
+    generation: int = 0
+    # Seen truncated or rewritten in place: its inode holds another file now.
+    replaced: bool = False
+    # Let go with every line acknowledged, and so handed to the rotator to compress or delete.
+    released: bool = False
     acked: int = 0
     size: int = 0
     read: int = -1
     missing_since: float | None = None
+    anchors: list[Anchor] = field(default_factory=list)
     # [start, end, read_at] of each line handed downstream and not yet acknowledged.
     _pending: deque[list[float]] = field(default_factory=deque, repr=False)
     _acked_starts: set[int] = field(default_factory=set, repr=False)
@@ -41,7 +60,27 @@ class FileProgress:
             self._pending[-1][1] = end
         elif self.acked == start:
             self.acked = end
+            self._drop_passed_anchors()
         self.read = end
+
+    def mark(self, anchor: Anchor) -> None:
+        """Remember an anchor of the content read (one at the same offset is replaced)."""
+        offsets = [known.offset for known in self.anchors]
+        index = bisect.bisect_left(offsets, anchor.offset)
+        if index < len(offsets) and offsets[index] == anchor.offset:
+            self.anchors[index] = anchor
+        else:
+            self.anchors.insert(index, anchor)
+        self._drop_passed_anchors()
+
+    def keep_anchors_up_to(self, offset: int) -> None:
+        """Forget the anchors past ``offset``: the file now followed (a copy) ends before them."""
+        self.anchors = [anchor for anchor in self.anchors if anchor.offset <= offset]
+
+    @property
+    def saved_anchors(self) -> list[Anchor]:
+        """The anchors worth saving: the one at or below ``acked`` and the highest."""
+        return self.anchors[:1] + self.anchors[-1:] if len(self.anchors) > 1 else self.anchors
 
     def acknowledge(self, start: int) -> bool:
         """Mark the line starting at ``start`` as stored; True when ``acked`` moved."""
@@ -52,7 +91,13 @@ class FileProgress:
             self._acked_starts.discard(int(head_start))
             self.acked = int(head_end)
             moved = True
+        if moved:
+            self._drop_passed_anchors()
         return moved
+
+    def _drop_passed_anchors(self) -> None:
+        while len(self.anchors) > 1 and self.anchors[1].offset <= self.acked:
+            del self.anchors[0]
 
     @property
     def pending(self) -> int:

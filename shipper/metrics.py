@@ -14,6 +14,8 @@ BULK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 BULK_OUTCOMES = ("ok", "partial", "error")
 # What the shipper writes to its own disk (see disk_health.py).
 DISK_TARGETS = ("registry", "backup", "dead_letter")
+# Why a document is not the line as it is (see fallback.py).
+FALLBACK_REASONS = ("fields_moved", "original_kept", "unencodable", "refused")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class ShipperMetrics:
     events_shipped: Counter
     events_retried: Counter
     events_dead_lettered: Counter
+    events_fallback: Counter
+    dead_letter_bytes: Counter
+    dead_letter_rotations: Counter
     bytes_read: Counter
     bytes_shipped: Counter
     bulk_seconds: Histogram
@@ -58,6 +63,18 @@ class ShipperMetrics:
             ),
             events_dead_lettered=counter(
                 "shipper_events_dead_lettered_total", "Events Elasticsearch will never accept"
+            ),
+            events_fallback=counter(
+                "shipper_events_fallback_total",
+                "Events stored with fields set aside, the line kept whole in event.original, "
+                "or as a safe document in place of one that could not be stored, by reason",
+            ),
+            dead_letter_bytes=counter(
+                "shipper_dead_letter_bytes_total", "Bytes written to the dead-letter file"
+            ),
+            dead_letter_rotations=counter(
+                "shipper_dead_letter_rotations_total",
+                "Dead-letter files rotated at their size limit",
             ),
             bytes_read=counter("shipper_bytes_read_total", "Bytes read from the log files"),
             bytes_shipped=counter(
@@ -99,6 +116,8 @@ class ShipperMetrics:
             m.events_shipped,
             m.events_retried,
             m.events_dead_lettered,
+            m.dead_letter_bytes,
+            m.dead_letter_rotations,
             m.bytes_read,
             m.bytes_shipped,
             m.files_rotated,
@@ -112,4 +131,6 @@ class ShipperMetrics:
         m.elasticsearch_up.set({}, 0)
         for target in DISK_TARGETS:
             m.disk_errors.add({"target": target}, 0)
+        for reason in FALLBACK_REASONS:
+            m.events_fallback.add({"reason": reason}, 0)
         return m

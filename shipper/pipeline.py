@@ -23,7 +23,7 @@ from elasticsearch import AsyncElasticsearch
 
 from shipper.acknowledgements import Acknowledgements
 from shipper.batcher import Batcher, BatchQueue, IdleSenders
-from shipper.disk_health import DiskHealth
+from shipper.disk_health import REGISTRY, DiskHealth
 from shipper.event import END_OF_STREAM, EventQueue
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
@@ -73,16 +73,21 @@ class Pipeline:
             batch_bytes=settings.batch_bytes,
             flush_interval=settings.flush_interval,
         )
-        self.acknowledgements = Acknowledgements(self.registry)
+        self.acknowledgements = Acknowledgements(self.registry, self.disk)
         self.sink = BulkSink(
             client,
             batches,
             idle_senders,
             self.acknowledgements,
-            DeadLetterFile(settings.dead_letter_path),
+            DeadLetterFile(
+                settings.dead_letter_path,
+                max_bytes=settings.dead_letter_max_bytes,
+                keep=settings.dead_letter_keep,
+            ),
             self.metrics,
             RetryPolicy(settings.retry_initial, settings.retry_max),
             senders=settings.senders,
+            disk=self.disk,
         )
         self.rotator = Rotator(
             settings.path,
@@ -92,6 +97,7 @@ class Pipeline:
             rotate_size=settings.rotate_size,
             keep=settings.keep,
             interval=settings.poll_interval,
+            disk=self.disk,
         )
         self.status = ShipperStatus(self.metrics, self.registry, self.sink, self.rotator, self.disk)
 
@@ -135,7 +141,7 @@ class Pipeline:
         finally:
             stopped.cancel()
             await _cancel(everything)
-            await self.registry.save()
+            await self._save_registry_at_exit()
             await runner.cleanup()
             log.info("jarvis-shipper stopped", extra=self._lag())
 
@@ -152,6 +158,19 @@ class Pipeline:
             log.warning(
                 "shutdown timeout: unacknowledged lines will be read again at the next start",
                 extra=self._lag(),
+            )
+
+    async def _save_registry_at_exit(self) -> None:
+        """The last save of the offsets. A disk that refuses it is logged and does not make
+        the stop a failure (the exit status stays 0): what it loses is only the offsets moved
+        since the last good save, whose lines are read and sent again at the next start and
+        stored once all the same (same ``_id``)."""
+        if not await self.acknowledgements.save():
+            problem = self.disk.report().get(REGISTRY, {})
+            log.error(
+                "registry not saved at shutdown: lines shipped since its last save will be "
+                "sent again at the next start (Elasticsearch keeps one copy of each)",
+                extra={"registry": str(self.registry.path), "error": problem.get("error")},
             )
 
     def _lag(self) -> dict[str, Any]:

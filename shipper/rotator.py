@@ -5,17 +5,25 @@ its path when it is moved, and the tailer reads the renamed file to its end, so 
 is lost or split. Data guarantee: a backup is compressed, and a backup past ``keep`` is
 deleted, only once Elasticsearch has acknowledged every line of it; until then it is
 held back, counted in ``shipper_files_held_back`` and logged.
+
+A disk error (full, failing, over quota) while rotating, compressing or deleting leaves
+the files as they were (a failed compression removes its temp file and keeps the plain
+backup) and is reported to ``DiskHealth`` as target ``backup``; the next round tries again,
+and the first round without an error ends the problem.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 import os
 import shutil
 from collections.abc import Callable
+from typing import Any
 
+from shipper.disk_health import BACKUP, DiskHealth
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.source.backups import (
@@ -27,7 +35,7 @@ from shipper.source.backups import (
     compressing_temps_of,
     live_paths,
 )
-from shipper.source.identity import fingerprint_path
+from shipper.source.identity import inode_of
 
 log = logging.getLogger("shipper.rotator")
 
@@ -37,12 +45,13 @@ class Rotator:
         self,
         pattern: str,
         registry: FileRegistry,
-        settled: Callable[[str], bool],
+        settled: Callable[[tuple[int, int]], bool],
         metrics: ShipperMetrics,
         *,
         rotate_size: int,
         keep: int,
         interval: float,
+        disk: DiskHealth | None = None,
     ) -> None:
         self._pattern = pattern
         self._registry = registry
@@ -52,6 +61,8 @@ class Rotator:
         self._keep = keep
         self._interval = interval
         self._held_back = 0
+        self._disk = disk or DiskHealth(metrics)
+        self._disk_errors_this_round = 0
 
     @property
     def held_back(self) -> int:
@@ -59,14 +70,19 @@ class Rotator:
         return self._held_back
 
     async def run(self) -> None:
-        """Check sizes and backups forever (until cancelled)."""
+        """Check sizes and backups forever (until cancelled), whatever the disk does."""
         while True:
-            await self.check_once()
+            try:
+                await self.check_once()
+            except OSError as error:
+                # Reading a file's size or head failed (EIO, EACCES): that round is over.
+                self._disk.failed(BACKUP, error.filename or self._pattern, error)
             await asyncio.sleep(self._interval)
 
     async def check_once(self) -> None:
         """Rotate every live file over the size limit, then compress and prune backups."""
         loop = asyncio.get_running_loop()
+        self._disk_errors_this_round = 0
         for path in await loop.run_in_executor(None, live_paths, self._pattern):
             try:
                 size = os.stat(path).st_size
@@ -74,7 +90,12 @@ class Rotator:
                 continue
             if size < self._rotate_size:
                 continue
-            if await loop.run_in_executor(None, _rotate, path):
+            try:
+                rotated = await loop.run_in_executor(None, _rotate, path)
+            except OSError as error:
+                self._disk_failed(path, error)
+                continue
+            if rotated:
                 self._metrics.files_rotated.inc({})
                 log.info("rotated", extra={"path": path, "size": size})
             else:
@@ -92,29 +113,48 @@ class Rotator:
             )
         self._held_back = held
         self._metrics.files_held_back.set({}, held)
+        if not self._disk_errors_this_round:
+            self._disk.succeeded(BACKUP)
 
     async def _tidy(self, base: str) -> int:
         """Compress settled backups, delete compressed ones past ``keep``; count held ones."""
         loop = asyncio.get_running_loop()
         # A compression cut short by a crash leaves its temp file; the backup itself is intact.
-        await loop.run_in_executor(None, _remove_stale_temps, base)
+        await self._attempt(base, _remove_stale_temps, base)
         held = 0
         for backup in await loop.run_in_executor(None, backups_of, base):
             if backup.compressed:
                 if backup.index > self._keep:
-                    await loop.run_in_executor(None, _remove, backup.path)
+                    await self._attempt(backup.path, _remove, backup.path)
                 continue
-            fingerprint = await loop.run_in_executor(None, fingerprint_path, backup.path)
-            if fingerprint is None or not self._settled(fingerprint):
+            # Known by its inode: another file (the live one, a backup) may share its first line.
+            inode = await loop.run_in_executor(None, inode_of, backup.path)
+            if inode is None or not self._settled(inode):
                 held += 1
                 continue
             if backup.index > self._keep:
-                await loop.run_in_executor(None, _remove, backup.path)
+                done = await self._attempt(backup.path, _remove, backup.path)
             else:
-                await loop.run_in_executor(None, _compress, backup)
+                done = await self._attempt(backup.path, _compress, backup)
+            if not done:
+                # Still there as it was: the registry keeps it until the next round's try.
+                continue
             # Its lines are all stored: the registry need not remember this file any more.
-            self._registry.forget(fingerprint)
+            self._registry.forget_released(*inode)
         return held
+
+    async def _attempt(self, path: str, action: Callable[..., None], *args: Any) -> bool:
+        """Run a file operation in an executor; False when the disk refused it (reported)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, action, *args)
+        except OSError as error:
+            self._disk_failed(path, error)
+            return False
+        return True
+
+    def _disk_failed(self, path: str, error: OSError) -> None:
+        self._disk_errors_this_round += 1
+        self._disk.failed(BACKUP, path, error)
 
 
 def _rotate(path: str) -> bool:
@@ -132,11 +172,17 @@ def _rotate(path: str) -> bool:
 def _compress(backup: Backup) -> None:
     target = backup_path(backup.path[: -len(f".{backup.index}")], backup.index, compressed=True)
     temp = backup.path + COMPRESSING_SUFFIX
-    with open(backup.path, "rb") as source, gzip.open(temp, "wb", compresslevel=6) as sink:
-        shutil.copyfileobj(source, sink, 1024 * 1024)
-    with open(temp, "rb+") as written:
-        os.fsync(written.fileno())
-    os.replace(temp, target)
+    try:
+        with open(backup.path, "rb") as source, gzip.open(temp, "wb", compresslevel=6) as sink:
+            shutil.copyfileobj(source, sink, 1024 * 1024)
+        with open(temp, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        # The plain backup is intact: a half-written gzip would only take the space it lacks.
+        with contextlib.suppress(OSError):
+            os.remove(temp)
+        raise
     os.remove(backup.path)
 
 

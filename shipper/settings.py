@@ -20,6 +20,8 @@ from pathlib import Path
 from jarvis.config import SettingsError, env_field, env_names, load_config
 from jarvis.logline import LEVELS
 from shipper.elastic import ElasticsearchSettings
+from shipper.sink.dead_letter import DEFAULT_KEEP as DEAD_LETTER_KEEP
+from shipper.sink.dead_letter import DEFAULT_MAX_BYTES as DEAD_LETTER_MAX_BYTES
 
 DEFAULT_CONFIG_FILE = Path("config/shipper.toml")
 MIB = 1024 * 1024
@@ -34,6 +36,10 @@ class ShipperSettings:
     # env_field builds a dataclasses.field, whatever ruff assumes of a call in a default.
     state_dir: Path = env_field("SHIPPER_STATE_DIR", default=Path("shipper-state"))
     dead_letter: Path | None = env_field("SHIPPER_DEAD_LETTER", default=None)
+    dead_letter_max_bytes: int = env_field(
+        "SHIPPER_DEAD_LETTER_MAX_BYTES", default=DEAD_LETTER_MAX_BYTES
+    )
+    dead_letter_keep: int = env_field("SHIPPER_DEAD_LETTER_KEEP", default=DEAD_LETTER_KEEP)
     max_line_bytes: int = env_field("SHIPPER_MAX_LINE_BYTES", default=MIB)
     rotate_size: int = env_field("SHIPPER_ROTATE_SIZE", default=100 * MIB)
     keep: int = env_field("SHIPPER_KEEP", default=10)
@@ -59,6 +65,7 @@ class ShipperSettings:
     def __post_init__(self) -> None:
         positive = (
             "max_line_bytes",
+            "dead_letter_max_bytes",
             "rotate_size",
             "batch_size",
             "batch_bytes",
@@ -72,8 +79,9 @@ class ShipperSettings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_named(name)} must be positive")
-        if self.keep < 0:
-            raise SettingsError(f"{_named('keep')} must be zero or more")
+        for name in ("keep", "dead_letter_keep"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{_named(name)} must be zero or more")
         if self.senders < 1:
             raise SettingsError(f"{_named('senders')} must be at least 1")
         if self.log_level.upper() not in LEVELS:
@@ -94,6 +102,8 @@ _HELP = {
     "path": "log file or glob to ship",
     "state_dir": "registry of offsets lives here",
     "dead_letter": "JSONL file of rejected events (default: in the state dir)",
+    "dead_letter_max_bytes": "rotate the dead-letter file at this many bytes",
+    "dead_letter_keep": "rotated dead-letter files kept",
     "max_line_bytes": "longer lines are cut",
     "rotate_size": "rotate the live file at this many bytes",
     "keep": "compressed backups kept",

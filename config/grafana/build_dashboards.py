@@ -316,6 +316,14 @@ def services() -> Dashboard:
                     [per_minute("http_requests_total", "status", "{{status}}")],
                     "none",
                 ),
+                graph(
+                    "Log lines dropped per minute",
+                    [per_minute("log_lines_dropped_total", "reason", "{{reason}}")],
+                    "none",
+                    "Lines the server could not log: queue_full (the writer thread fell behind), "
+                    "write_error (the log file refused them: disk full or failing). "
+                    "The log sink turns down on /health meanwhile.",
+                ),
             ],
         ],
     )
@@ -448,6 +456,16 @@ def shipper() -> Dashboard:
                     [Query("sum by (instance) (shipper_files_held_back)", "{{instance}}")],
                     "none",
                     "Alert ShipperFilesHeldBack fires after 15 minutes above 0.",
+                ),
+            ],
+            [
+                graph(
+                    "Disk errors per minute by target",
+                    [per_minute("shipper_disk_errors_total", "target", "{{target}}")],
+                    "none",
+                    "Failed writes of the registry, a compressed backup or the dead-letter "
+                    "file; /health names the path. Alert ShipperDiskErrors fires after 2 "
+                    "minutes of errors.",
                 ),
             ],
         ],

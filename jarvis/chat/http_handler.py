@@ -18,13 +18,13 @@ _STATUS_OF_STAGE = {"body_too_large": 413, "parse": 400, "validation": 422}
 
 async def chat(request: web.Request) -> web.Response:
     intake = request.app[CHAT_INTAKE]
-    sender = Sender("http", "/chat", client_address_of(request), request.secure, in_session=False)
+    sender = Sender("http", "/chat", client_address_of(request), request.secure)
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _refused(request, intake.refuse_oversized(sender))
     try:
-        chat_input = intake.admit(raw, sender)
+        chat_input = await intake.admit(raw, sender)
     except ChatInputError as error:
         return _refused(request, error)
     except RateLimited as limited:

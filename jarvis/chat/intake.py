@@ -36,9 +36,9 @@ class Sender:
 
     transport: str  # "http" or "ws": the log field
     endpoint: str  # "/chat" or "/ws": the rate-limit bucket and metric label
-    address: str  # the client's address, which pays for chats that name no user
+    # The client's address (behind trusted proxies, the one they saw); it pays for every chat.
+    address: str
     secure: bool  # over TLS
-    in_session: bool  # one of many chats on a connection whose address paid when it opened
 
     @property
     def secure_label(self) -> str:
@@ -74,30 +74,32 @@ class ChatIntake:
         self._rate_limit = rate_limit
         self._metrics = metrics
 
-    def admit(self, raw: bytes | str, sender: Sender) -> ChatInput:
+    async def admit(self, raw: bytes | str, sender: Sender) -> ChatInput:
         """The chat a raw body or frame holds.
 
-        Raises ``RateLimited`` when the sender is over its limit (``_charge`` says who pays).
-        Raises ``ChatInputError`` (stage ``parse`` or ``validation``), counted in
-        ``chat_errors_total`` and ``chat_requests_total{status="error"}``, when the input is bad.
+        Every body or frame, even garbage, costs a token from the sender's address, and one
+        from the user it names, if any (``RateLimitGuard``); raises ``RateLimited`` when either
+        is out of tokens. Raises ``ChatInputError`` (stage ``parse`` or ``validation``), counted
+        in ``chat_errors_total`` and ``chat_requests_total{status="error"}``, when the input is
+        bad.
         """
         try:
             payload = decode_json(raw)
         except ChatInputError as error:
-            self._charge(sender, None)
+            await self._take_token(sender, None)
             self._count_refusal(error, sender)
             raise
-        self._charge(sender, claimed_user_id(payload, self._max_user_id_chars))
+        await self._take_token(sender, claimed_user_id(payload, self._max_user_id_chars))
         try:
             return validate_chat_payload(payload, self._max_message_chars, self._max_user_id_chars)
         except ChatInputError as error:
             self._count_refusal(error, sender)
             raise
 
-    def admit_session(self, sender: Sender) -> None:
-        """Admit a connection that will carry chats (a WebSocket upgrade). No user has spoken
-        yet, so its address pays; raises ``RateLimited``."""
-        self._take_token(sender, None)
+    async def admit_session(self, sender: Sender) -> None:
+        """Admit a connection that will carry chats (a WebSocket upgrade): its address pays a
+        token, as for a chat naming no user; raises ``RateLimited``."""
+        await self._take_token(sender, None)
 
     def refuse_oversized(self, sender: Sender) -> ChatInputError:
         """Count and log a body or frame over ``max_body_bytes`` (the transport has cut it
@@ -107,16 +109,8 @@ class ChatIntake:
         self._count_refusal(error, sender)
         return error
 
-    def _charge(self, sender: Sender, user_id: str | None) -> None:
-        # The user a chat names pays for it. A chat naming none is refused anyway, but over
-        # HTTP its address still pays, or a flood of garbage would cost nothing; on a session
-        # the address paid when the connection opened.
-        if user_id is None and sender.in_session:
-            return
-        self._take_token(sender, user_id)
-
-    def _take_token(self, sender: Sender, user_id: str | None) -> None:
-        decision = self._rate_limit.check(sender.endpoint, sender.address, user_id)
+    async def _take_token(self, sender: Sender, user_id: str | None) -> None:
+        decision = await self._rate_limit.check(sender.endpoint, sender.address, user_id)
         if not decision.allowed:
             raise RateLimited(decision.retry_after_seconds)
 
@@ -133,6 +127,9 @@ class ChatIntake:
 
 
 def decode_json(raw: bytes | str) -> Any:
+    """The JSON value of a body or frame; raises ``ChatInputError`` (stage ``parse``) for
+    anything else. orjson refuses nesting past 1,024 levels with the same error (setup.cfg
+    requires a version that does), so however deep a body, it is a 400, never a crash."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -140,8 +137,8 @@ def decode_json(raw: bytes | str) -> Any:
 
 
 def claimed_user_id(payload: Any, max_user_id_chars: int) -> str | None:
-    """The payload's ``user_id`` if it is a well-formed one, else None (then the client is
-    identified by its address, e.g. for rate limiting)."""
+    """The payload's ``user_id`` if it is a well-formed one, else None (then only the client's
+    address pays for the chat)."""
     if isinstance(payload, dict):
         user_id = payload.get("user_id")
         if isinstance(user_id, str) and _is_well_formed_user_id(user_id, max_user_id_chars):

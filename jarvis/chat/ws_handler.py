@@ -37,9 +37,9 @@ logger = logging.getLogger("jarvis.ws")
 async def websocket_chat(request: web.Request) -> web.StreamResponse:
     app = request.app
     metrics = app[METRICS]
-    sender = Sender("ws", "/ws", client_address_of(request), request.secure, in_session=True)
+    sender = Sender("ws", "/ws", client_address_of(request), request.secure)
     try:
-        app[CHAT_INTAKE].admit_session(sender)
+        await app[CHAT_INTAKE].admit_session(sender)
     except RateLimited as limited:
         raise too_many_requests(limited.retry_after_seconds) from None
 
@@ -111,7 +111,7 @@ class _Session:
         started = time.perf_counter()
         logger.debug("websocket message", extra={ACTION: Action.WS_MESSAGE, "direction": "in"})
         try:
-            chat_input = self.app[CHAT_INTAKE].admit(data, self.sender)
+            chat_input = await self.app[CHAT_INTAKE].admit(data, self.sender)
         except ChatInputError as error:
             self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
             await self.send_error(error.detail, stage=error.stage)

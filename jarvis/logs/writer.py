@@ -1,5 +1,13 @@
 """The background writer: takes rendered JSON lines off a queue and appends them to stdout
-and to the log file, in a thread of its own so that no event loop ever waits on a disk."""
+and to the log file, in a thread of its own so that no event loop ever waits on a disk.
+
+A line reaches the file whole or not at all. A write the disk cuts short (full, over quota,
+failing) is cut back to the last whole line it wrote; should even that fail, the next write
+starts with a newline, so the fragment ends there and the next line stands alone. Lines
+that could not be written are counted as dropped (``write_error``), as are those a full
+queue turned away (``queue_full``); the next batch tries the disk again, so writing resumes
+by itself when space returns.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,17 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 _MAX_BATCH_LINES = 4096
 # Lines wait this long for company before a write: one write and one thread wake-up per
 # burst instead of per line, which is what keeps logging off the request's critical path.
 _LINGER_SECONDS = 0.002
+
+# Why a line was dropped: the labels of ``log_lines_dropped_total``.
+QUEUE_FULL = "queue_full"
+WRITE_ERROR = "write_error"
+DROP_REASONS = (QUEUE_FULL, WRITE_ERROR)
 
 
 class LogWriter:
@@ -32,7 +45,12 @@ class LogWriter:
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None
         self._thread = threading.Thread(target=self._run, name="jarvis-log-writer", daemon=True)
-        self.lines_dropped = 0
+        # The file last left ending in part of a line, (dev, inode): the next write there
+        # begins with a newline.
+        self._torn: tuple[int, int] | None = None
+        # Written by the writer's callers (queue_full) and its thread (write_error), read by
+        # anyone: one int per key, so no lock is needed.
+        self._dropped = dict.fromkeys(DROP_REASONS, 0)
         self.last_error: str | None = None
 
     def start(self) -> LogWriter:
@@ -45,6 +63,12 @@ class LogWriter:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def lines_dropped(self) -> dict[str, int]:
+        """Lines dropped since start, by reason: ``queue_full`` (turned away by ``submit``)
+        and ``write_error`` (not written to the log file, or to stdout without a file)."""
+        return dict(self._dropped)
+
     def submit(self, line: bytes) -> None:
         """Queue one rendered line. Never blocks: when the queue is full the line is counted
         as dropped (reported by the log-sink health check) rather than stalling the server."""
@@ -52,7 +76,7 @@ class LogWriter:
             self._write_batch([line])
             return
         if len(self._pending) >= self._capacity:
-            self.lines_dropped += 1
+            self._dropped[QUEUE_FULL] += 1
             return
         self._pending.append(line)
         if not self._wakeup.is_set():
@@ -90,15 +114,46 @@ class LogWriter:
                 self._stdout.flush()
             except (OSError, ValueError) as exc:
                 self.last_error = f"stdout: {exc}"
+                if not self.path:
+                    self._dropped[WRITE_ERROR] += len(batch)
         if self.path:
             try:
                 self._reopen_if_moved()
-                assert self._fd is not None
-                _write_all(self._fd, data)
+                self._append(data)
                 self.last_error = None
+            except _WriteCutShort as cut:
+                self._dropped[WRITE_ERROR] += cut.lines_lost
+                self.last_error = f"{self.path}: {cut.error.strerror or cut.error}"
+                self._close_quietly()
             except OSError as exc:
+                self._dropped[WRITE_ERROR] += len(batch)
                 self.last_error = f"{self.path}: {exc.strerror or exc}"
                 self._close_quietly()
+
+    def _append(self, data: bytes) -> None:
+        """Append whole lines to the open file, or as many of them as the disk takes;
+        ``_WriteCutShort`` says how many it did not."""
+        assert self._fd is not None
+        fd, file = self._fd, self._identity
+        newline = b"\n" if file == self._torn else b""
+        payload = newline + data
+        start = os.fstat(fd).st_size
+        written = _write_all(fd, payload)
+        if written.error is None:
+            self._torn = None
+            return
+        # Keep the whole lines that made it, cut off the part of a line after them.
+        kept = payload.rfind(b"\n", 0, written.nbytes) + 1
+        try:
+            if kept < written.nbytes:
+                os.ftruncate(fd, start + kept)
+        except OSError:
+            self._torn = file
+        else:
+            if kept:
+                self._torn = None
+        lines_lost = data[max(0, kept - len(newline)) :].count(b"\n")
+        raise _WriteCutShort(written.error, lines_lost)
 
     def _open(self) -> None:
         directory = os.path.dirname(self.path or "")
@@ -132,11 +187,28 @@ class LogWriter:
             self._fd = None
 
 
-def _write_all(fd: int, data: bytes) -> None:
+class _Written(NamedTuple):
+    nbytes: int
+    error: OSError | None
+
+
+class _WriteCutShort(Exception):
+    def __init__(self, error: OSError, lines_lost: int) -> None:
+        super().__init__(error)
+        self.error = error
+        self.lines_lost = lines_lost
+
+
+def _write_all(fd: int, data: bytes) -> _Written:
+    """Write ``data``; how much got written before an error, if one came."""
     view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    nbytes = 0
+    while nbytes < len(data):
+        try:
+            nbytes += os.write(fd, view[nbytes:])
+        except OSError as error:
+            return _Written(nbytes, error)
+    return _Written(nbytes, None)
 
 
 def stdout_stream() -> BinaryIO:

@@ -1,2 +1,4 @@
-"""Rate limiting: token buckets per client and endpoint (``limiter``), and the guard that
-applies them to chats and counts and logs each refusal (``guard``)."""
+"""Rate limiting: token buckets per client address and per user (``limiter``: the buckets in
+process; ``redis_buckets``: shared by replicas through Redis), and the guard that charges chats
+to them and counts and logs each refusal (``guard``), no more than a line per client and
+window (``log_throttle``)."""

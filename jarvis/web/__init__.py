@@ -8,6 +8,7 @@
       step2_client_address       the real client behind trusted proxies
       step3_metrics              http_requests_total by route template and status
       step4_errors               any error → a JSON body naming the request ID (responses.py)
+      step5_shutdown             cut off by a shutdown → a 503, its access and outcome lines
       │
       ▼
     handler

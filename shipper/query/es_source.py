@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,8 @@ from shipper.query.queries import Order, event_query, timeline_sort
 from shipper.query.sources import LogEntry, NothingToRead, SourceUnavailable
 
 DEFAULT_PAGE_SIZE = 1000
+_SHARD_LOST = frozenset({"search_phase_execution_exception", "no_shard_available_action_exception"})
+_SHARD_LOST_RETRIES = 6
 _KEEP_ALIVE = "2m"
 
 
@@ -39,7 +42,14 @@ class ElasticsearchEventSource:
     ) -> None:
         self._url = settings.shown_url
         try:
-            self._client: AsyncElasticsearch = settings.create_client()
+            # A node lost from a cluster, or a master being re-elected, is a few seconds of
+            # refused connections and 503s: ride them out on the other nodes, then give up.
+            self._client: AsyncElasticsearch = settings.create_client(
+                max_retries=max(8, 2 * len(settings.urls)),
+                retry_on_timeout=True,
+                retry_backoff_base=0.25,
+                retry_backoff_cap=2.0,
+            )
         except ValueError as error:
             raise SourceUnavailable(f"unusable Elasticsearch URL {self._url!r}: {error}") from None
         self._index = index
@@ -69,13 +79,29 @@ class ElasticsearchEventSource:
         """Every matching event, oldest first, across all pages; with ``latest``, the newest few."""
         order: Order = "asc" if latest is None else "desc"
         self._failed_shards.clear()
-        events: list[LogEntry] = []
         async with self._errors_explained():
-            async for event in self._pages(event_query(event_filter), order, latest):
-                events.append(event)
+            events = await self._read_all(event_query(event_filter), order, latest)
         if latest is not None:
             events.reverse()
         return events
+
+    async def _read_all(
+        self, query: dict[str, Any], order: Order, limit: int | None
+    ) -> list[LogEntry]:
+        # A point in time pins shard copies; when the node holding one dies (a cluster losing
+        # a node) the search fails until the cluster promotes another copy: read again.
+        for attempt in range(_SHARD_LOST_RETRIES + 1):
+            events: list[LogEntry] = []
+            try:
+                async for event in self._pages(query, order, limit):
+                    events.append(event)
+                return events
+            except ApiError as error:
+                if attempt == _SHARD_LOST_RETRIES or _error_type(error) not in _SHARD_LOST:
+                    raise
+                self._failed_shards.clear()
+                await asyncio.sleep(min(2.0, 0.25 * 2**attempt))
+        raise AssertionError("unreachable")
 
     async def aggregate(self, query: dict[str, Any], aggs: dict[str, Any]) -> dict[str, Any]:
         """The ``aggregations`` of a size-0 search, plus ``total`` (events matching ``query``)."""

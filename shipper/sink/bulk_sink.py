@@ -6,8 +6,12 @@ crash, or a retry of a request whose answer was lost) comes back 409 and counts 
 delivered. Whole-request failures (no connection, 429, 5xx) and per-item 429/5xx are
 retried forever with exponential backoff and jitter, and only the failed items are
 sent again: an item that succeeded is never re-sent, a retryable one is never dropped.
-Only an item Elasticsearch will never accept (400 mapping conflict and the like) goes to
-the dead-letter file, and only then is it counted as done.
+
+An item Elasticsearch will never accept as it is (400 mapping conflict and the like) is
+sent again at once as its fallback, a safe document (``shipper/fallback.py``) under the same
+``_id``: a refused ``create`` stored nothing, so the line is still stored once. Only an item
+refused even then goes to the dead-letter file, and only once it is on disk does it count as
+done; while the disk refuses it, it stays unacknowledged and is tried again with the backoff.
 
 The sink owns its senders: ``senders`` loops each take a batch from the batcher and
 deliver it, so that many bulk requests are in flight at once; what is done is handed to
@@ -27,8 +31,10 @@ from typing import Any
 from elastic_transport import TransportError
 from elasticsearch import ApiError, AsyncElasticsearch
 
+from shipper import fallback
 from shipper.acknowledgements import Acknowledgements
 from shipper.batcher import BatchQueue, IdleSenders
+from shipper.disk_health import DEAD_LETTER, DiskHealth
 from shipper.event import END_OF_STREAM, Event
 from shipper.metrics import ShipperMetrics
 from shipper.sink.dead_letter import DeadLetterFile, Rejection
@@ -71,6 +77,7 @@ class BulkSink:
         retry: RetryPolicy,
         *,
         senders: int,
+        disk: DiskHealth | None = None,
     ) -> None:
         self._client = client
         self._batches = batches
@@ -80,6 +87,8 @@ class BulkSink:
         self._metrics = metrics
         self._retry = retry
         self._senders = senders
+        # Without the pipeline's, a health of its own: disk errors are still logged and counted.
+        self._disk = disk or DiskHealth(metrics)
         self._refusals = 0
         self._reachable = False
 
@@ -130,24 +139,28 @@ class BulkSink:
                 return
 
     async def deliver(self, events: Sequence[Event]) -> None:
-        """Return once every event is stored (2xx, or 409: already there) or dead-lettered."""
+        """Return once every event is stored (2xx, or 409: already there), as it is or as its
+        fallback, or dead-lettered."""
         remaining = list(events)
         attempt = 0
         while remaining:
-            remaining = await self._send(remaining)
-            if remaining:
-                self._metrics.events_retried.add({}, len(remaining))
+            retry, replaced = await self._send(remaining)
+            # Fallbacks go out at once; only a retry waits for the backoff.
+            remaining = retry + replaced
+            if retry:
+                self._metrics.events_retried.add({}, len(retry))
                 delay = self._retry.delay(attempt)
                 if attempt == 0 or attempt % 10 == 0:
                     log.warning(
                         "bulk items failed, retrying them",
-                        extra={"events": len(remaining), "attempt": attempt + 1},
+                        extra={"events": len(retry), "attempt": attempt + 1},
                     )
                 await asyncio.sleep(delay)
                 attempt += 1
 
-    async def _send(self, events: list[Event]) -> list[Event]:
-        """One ``_bulk`` request; returns the events to send again."""
+    async def _send(self, events: list[Event]) -> tuple[list[Event], list[Event]]:
+        """One ``_bulk`` request; returns the events to send again after a backoff, and the
+        fallbacks to send now."""
         body = b"".join(_action(event) for event in events)
         started = time.perf_counter()
         try:
@@ -166,13 +179,13 @@ class BulkSink:
             self._refusals += 1
             if self._refusals % 10 == 1:
                 log.warning("bulk request refused, retrying", extra={"error": _describe(error)})
-            return events
+            return events, []
         except (TransportError, OSError) as error:
             self._observe(started, "error")
             if self._reachable:
                 log.warning("Elasticsearch unreachable", extra={"error": _describe(error)})
             self._set_reachable(False)
-            return events
+            return events, []
         self._set_reachable(True)
         items: list[dict[str, Any]] = response.body.get("items", [])
         retry: list[Event] = []
@@ -188,29 +201,63 @@ class BulkSink:
             else:
                 rejected.append(Rejection(event, status, dict(result.get("error") or {})))
         self._observe(started, "ok" if not retry and not rejected else "partial")
-        await self._dead_letter(rejected)
         self._finish(done)
-        return retry
+        again, replaced = await self._refused(rejected)
+        return retry + again, replaced
 
-    async def _rejected_request(self, events: list[Event], error: ApiError) -> list[Event]:
+    async def _rejected_request(
+        self, events: list[Event], error: ApiError
+    ) -> tuple[list[Event], list[Event]]:
         # A whole request refused with a 4xx (e.g. too large): halve it to isolate the culprit.
         if len(events) == 1:
             reason: dict[str, object] = {"type": "request_rejected", "reason": _describe(error)}
-            await self._dead_letter([Rejection(events[0], error.status_code, reason)])
-            return []
+            return await self._refused([Rejection(events[0], error.status_code, reason)])
         middle = len(events) // 2
         await self.deliver(events[:middle])
         await self.deliver(events[middle:])
-        return []
+        return [], []
 
-    async def _dead_letter(self, rejected: list[Rejection]) -> None:
+    async def _refused(self, rejected: list[Rejection]) -> tuple[list[Event], list[Event]]:
+        """Fallbacks for the refused events that have one; the others dead-lettered. Returns
+        the events to send again later (the dead-letter file could not take them) and the
+        fallbacks to send now."""
+        last_resort = [rejection for rejection in rejected if fallback.is_safe(rejection.event)]
+        replaced = [
+            fallback.replacement(rejection.event, _refusal_reason(rejection))
+            for rejection in rejected
+            if not fallback.is_safe(rejection.event)
+        ]
+        if replaced:
+            first = rejected[0]
+            log.warning(
+                "events refused by Elasticsearch, sending fallback documents",
+                extra={
+                    "events": len(replaced),
+                    "status": first.status,
+                    "error_type": first.reason.get("type"),
+                },
+            )
+        return await self._dead_letter(last_resort), replaced
+
+    async def _dead_letter(self, rejected: list[Rejection]) -> list[Event]:
+        """Write ``rejected`` to the dead-letter file and acknowledge them; returns their events
+        instead when the disk refuses, to be tried again."""
         if not rejected:
-            return
-        await self._dead_letters.write(rejected)
+            return []
+        try:
+            written = await self._dead_letters.write(rejected)
+        except OSError as error:
+            # Unacknowledged, they hold the registry back: nothing is lost if we stop now.
+            self._disk.failed(DEAD_LETTER, self._dead_letters.path, error)
+            return [rejection.event for rejection in rejected]
+        self._disk.succeeded(DEAD_LETTER)
+        self._metrics.dead_letter_bytes.add({}, written.bytes)
+        if written.rotated:
+            self._metrics.dead_letter_rotations.inc({})
         self._metrics.events_dead_lettered.add({}, len(rejected))
         first = rejected[0]
         log.error(
-            "events rejected by Elasticsearch, dead-lettered",
+            "events refused by Elasticsearch even as fallbacks, dead-lettered",
             extra={
                 "events": len(rejected),
                 "status": first.status,
@@ -219,10 +266,14 @@ class BulkSink:
             },
         )
         self._acknowledgements.acknowledge([rejection.event for rejection in rejected])
+        return []
 
     def _finish(self, done: list[Event]) -> None:
         if not done:
             return
+        for event in done:
+            if event.fallback:
+                self._metrics.events_fallback.inc({"reason": event.fallback})
         self._metrics.events_shipped.add({}, len(done))
         self._metrics.bytes_shipped.add({}, sum(event.end - event.offset for event in done))
         self._acknowledgements.acknowledge(done)
@@ -248,6 +299,11 @@ def _action(event: Event) -> bytes:
         + event.source
         + b"\n"
     )
+
+
+def _refusal_reason(rejection: Rejection) -> str:
+    error_type, reason = rejection.reason.get("type"), rejection.reason.get("reason")
+    return f"refused by Elasticsearch ({rejection.status} {error_type}): {reason}"
 
 
 def _describe(error: BaseException) -> str:

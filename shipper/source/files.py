@@ -11,52 +11,78 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shipper.source.backups import backups_of, base_paths, live_paths
-from shipper.source.identity import fingerprint_fd, fingerprint_path
+from shipper.source.identity import (
+    Anchor,
+    Head,
+    anchor_window,
+    head_of_fd,
+    head_of_gzip,
+    holds_fd,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A file that may hold lines to ship."""
+    """A file that may hold lines to ship, as it is now."""
 
     path: str
     dev: int
     ino: int
     size: int
-    fingerprint: str | None
+    mtime_ns: int
+    head: Head | None
     live: bool
     compressed: bool
 
+    @property
+    def inode(self) -> tuple[int, int]:
+        return self.dev, self.ino
 
-def scan(
-    pattern: str, gzip_fingerprints: dict[tuple[int, int, int], str | None]
-) -> list[Candidate]:
-    """Every live file and backup of ``pattern`` with its identity.
+    @property
+    def version(self) -> tuple[int, int, int, int]:
+        """Changes whenever the file does (written, truncated, replaced on its inode)."""
+        return self.dev, self.ino, self.size, self.mtime_ns
 
-    ``gzip_fingerprints`` caches the fingerprints of compressed backups (they never change).
+
+def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> list[Candidate]:
+    """Every live file and backup of ``pattern`` with its head.
+
+    ``gzip_heads`` caches the heads of compressed backups (they never change).
     """
-    found: list[Candidate] = []
-    live = set(live_paths(pattern))
-    paths = [(path, True, False) for path in sorted(live)]
+    paths = [(path, True, False) for path in live_paths(pattern)]
     for base in base_paths(pattern):
         paths.extend((backup.path, False, backup.compressed) for backup in backups_of(base))
-    for path, is_live, compressed in paths:
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            continue
-        if compressed:
-            key = (stat.st_dev, stat.st_ino, stat.st_size)
-            if key not in gzip_fingerprints:
-                gzip_fingerprints[key] = fingerprint_path(path, compressed=True)
-            fingerprint = gzip_fingerprints[key]
-        else:
-            fingerprint = fingerprint_path(path)
-        found.append(
-            Candidate(
-                path, stat.st_dev, stat.st_ino, stat.st_size, fingerprint, is_live, compressed
-            )
-        )
-    return found
+    found = (_look_at(path, live, compressed, gzip_heads) for path, live, compressed in paths)
+    return [candidate for candidate in found if candidate is not None]
+
+
+def _look_at(
+    path: str, live: bool, compressed: bool, gzip_heads: dict[tuple[int, int, int], Head | None]
+) -> Candidate | None:
+    # Inode, size and head read through one descriptor: of one file, even if the path is
+    # renamed meanwhile (as the rotator does).
+    try:
+        with open(path, "rb") as raw:
+            stat = os.fstat(raw.fileno())
+            if compressed:
+                key = (stat.st_dev, stat.st_ino, stat.st_size)
+                if key not in gzip_heads:
+                    gzip_heads[key] = head_of_gzip(raw)
+                head = gzip_heads[key]
+            else:
+                head = head_of_fd(raw.fileno())
+    except OSError:
+        return None
+    return Candidate(
+        path,
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+        head,
+        live,
+        compressed,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +96,11 @@ class FileSource(Protocol):
     dev: int
     ino: int
 
-    def read(self, offset: int, limit: int, fingerprint: str) -> Chunk: ...
+    def window(self, offset: int) -> bytes:
+        """The bytes an anchor at ``offset`` covers (fewer if the file is shorter)."""
+        ...
+
+    def read(self, offset: int, limit: int, head: str, anchor: Anchor | None) -> Chunk: ...
 
     def close(self) -> None: ...
 
@@ -83,13 +113,24 @@ class PlainFileSource:
         stat = os.fstat(self.fd)
         self.dev, self.ino = stat.st_dev, stat.st_ino
 
-    def read(self, offset: int, limit: int, fingerprint: str) -> Chunk:
+    def window(self, offset: int) -> bytes:
+        start, length = anchor_window(offset)
+        return os.pread(self.fd, length, start)
+
+    def read(self, offset: int, limit: int, head: str, anchor: Anchor | None) -> Chunk:
         """Up to ``limit`` bytes at ``offset``; ``replaced`` when the content is no longer
-        the file we were reading (truncated, or copy-truncated and rewritten)."""
+        the file we were reading: truncated (below ``offset`` or ``anchor``), or rewritten
+        (another first line, or other bytes before ``anchor``, the latest one read)."""
         size = os.fstat(self.fd).st_size
         data = os.pread(self.fd, min(limit, size - offset), offset) if size > offset else b""
         # Checked after the read: data read from a file rewritten meanwhile is discarded.
-        if size < offset or fingerprint_fd(self.fd) != fingerprint:
+        now = head_of_fd(self.fd)
+        if (
+            size < offset
+            or now is None
+            or now.digest != head
+            or (anchor is not None and not holds_fd(self.fd, anchor))
+        ):
             return Chunk(b"", size, True)
         return Chunk(data, size, False)
 
@@ -101,11 +142,17 @@ class GzipFileSource:
     """A compressed backup, read only to recover lines not yet acknowledged."""
 
     def __init__(self, path: str) -> None:
-        self._stream = gzip.open(path, "rb")
-        stat = os.stat(path)
+        self._raw = open(path, "rb")
+        stat = os.fstat(self._raw.fileno())
         self.dev, self.ino = stat.st_dev, stat.st_ino
+        self._stream = gzip.GzipFile(fileobj=self._raw)
 
-    def read(self, offset: int, limit: int, fingerprint: str) -> Chunk:
+    def window(self, offset: int) -> bytes:
+        start, length = anchor_window(offset)
+        self._stream.seek(start)
+        return self._stream.read(length)
+
+    def read(self, offset: int, limit: int, head: str, anchor: Anchor | None) -> Chunk:
         """Up to ``limit`` bytes at ``offset`` of the decompressed content."""
         if self._stream.tell() != offset:
             self._stream.seek(offset)
@@ -114,6 +161,7 @@ class GzipFileSource:
 
     def close(self) -> None:
         self._stream.close()
+        self._raw.close()
 
 
 def open_source(path: str, compressed: bool) -> FileSource:

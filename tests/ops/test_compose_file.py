@@ -4,16 +4,22 @@ No Docker engine runs here, so the file is validated against the Compose Specifi
 schema: ``tests/ops/compose_spec.json``, copied unchanged from ``compose/config/compose_spec.json``
 in the PyPI package docker-compose 1.29.2 (Apache License 2.0), the last one that ships it. Then
 every host path must exist in the repository, every variable given to our two services must be
-one their settings read, and every port must be the one the process really listens on.
+one their settings read, and every port must be the one the process really listens on. The stack
+must survive ``docker compose up --scale jarvis-api=3``: nothing on the API that two replicas
+would share, each replica's log file followed by the shipper, every replica scraped.
 """
 
 from __future__ import annotations
 
 import ast
 import configparser
+import graphlib
 import json
+import os
 import re
-from pathlib import Path
+import shlex
+import subprocess
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +30,7 @@ import yaml
 from jarvis.cli import build_parser as jarvis_parser
 from jarvis.settings import Settings
 from shipper.settings import ShipperSettings, load_settings
+from shipper.source.backups import backups_of, live_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "docker"
@@ -38,7 +45,9 @@ SETTINGS_SOURCES = {
     ],
 }
 EXPECTED_SERVICES = {
+    "jarvis-proxy",
     "jarvis-api",
+    "redis",
     "jarvis-shipper",
     "elasticsearch",
     "prometheus",
@@ -46,6 +55,10 @@ EXPECTED_SERVICES = {
     "grafana",
     "ollama",
 }
+# Run as several replicas (`docker compose up --scale jarvis-api=3`).
+SCALED_SERVICES = ["jarvis-api"]
+# Container host names as Docker makes them (the container ID's first 12 hex digits).
+REPLICA_HOSTS = ["3f2a9c1d0b7e", "a81c44d0e9f2", "0c5b7e2d1f00"]
 
 
 def _compose() -> dict[str, Any]:
@@ -84,14 +97,70 @@ def _healthcheck_port(service: dict[str, Any]) -> int:
     return int(match.group(1))
 
 
-def _scrape_targets() -> dict[str, str]:
+def _scrape_jobs() -> dict[str, dict[str, Any]]:
     config = yaml.safe_load((ROOT / "config" / "prometheus" / "prometheus.yml").read_text())
-    return {
-        job["job_name"]: target
-        for job in config["scrape_configs"]
-        for static in job["static_configs"]
-        for target in static["targets"]
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def _scrape_targets() -> dict[str, list[str]]:
+    """``host:port`` of each job: its static targets, or the names it discovers by DNS."""
+    targets: dict[str, list[str]] = {}
+    for name, job in _scrape_jobs().items():
+        found = targets.setdefault(name, [])
+        for static in job.get("static_configs", []):
+            found.extend(static["targets"])
+        for dns in job.get("dns_sd_configs", []):
+            found.extend(f"{host}:{dns['port']}" for host in dns["names"])
+    return targets
+
+
+def _image_environment() -> dict[str, str]:
+    """The ``ENV`` of docker/Dockerfile's final stage: what every container starts with."""
+    text = (COMPOSE_DIR / "Dockerfile").read_text().replace("\\\n", " ")
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    environment = {}
+    for line in re.findall(r"^ENV (.+)$", final_stage, re.M):
+        for pair in shlex.split(line):
+            key, value = pair.split("=", 1)
+            environment[key] = value
+    return environment
+
+
+def _unescaped(text: str) -> str:
+    """``text`` as Compose passes it on: ``$$`` is a literal ``$``; a lone ``$`` would be
+    replaced by a variable of the host running Compose, never what a container is meant to
+    see in a command."""
+    parts = text.split("$$")
+    assert not any("$" in part for part in parts), f"Compose would interpolate {text!r}"
+    return "$".join(parts)
+
+
+def _run_in_replica(service: dict[str, Any], host_name: str, tmp_path: Path) -> list[str]:
+    """Run the service's entrypoint and command with ``sh``, as the container would with host
+    name ``host_name``, but with a stand-in for the program: returns the ``LOG_FILE`` it is
+    given, then its arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    program = bin_dir / service["command"][0]
+    program.write_text('#!/bin/sh\nprintf \'%s\\n\' "$LOG_FILE" "$@"\n')
+    program.chmod(0o755)
+    argv = [_unescaped(arg) for arg in [*service.get("entrypoint", []), *service["command"]]]
+    environment = {
+        **_image_environment(),
+        **service["environment"],
+        # Docker gives each container its host name, in this variable too.
+        "HOSTNAME": host_name,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
     }
+    result = subprocess.run(
+        argv, env=environment, capture_output=True, text=True, timeout=10, check=True
+    )
+    return result.stdout.splitlines()
+
+
+def _mount_source(service: dict[str, Any], target: str) -> str | None:
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+    return mounts.get(target)
 
 
 def _api_settings(service: dict[str, Any]) -> Settings:
@@ -102,7 +171,9 @@ def _api_settings(service: dict[str, Any]) -> Settings:
 
 
 def _shipper_settings(service: dict[str, Any]) -> ShipperSettings:
-    return load_settings(service["command"][1:], service["environment"])
+    # The image's LOG_FILE is in the shipper's environment too: what the service sets must win.
+    environ = {**_image_environment(), **service["environment"]}
+    return load_settings(service["command"][1:], environ)
 
 
 def test_compose_file_matches_the_compose_specification() -> None:
@@ -145,7 +216,6 @@ def test_host_paths_exist_in_the_repository() -> None:
 def test_seed_environment_and_volumes() -> None:
     api = _services()["jarvis-api"]
     env = api["environment"]
-    assert env["LOG_FILE"] == "/app/logs/jarvis.jsonl"
     assert env["LOG_LEVEL"] == "INFO"
     assert env["PROMETHEUS_METRICS"] == "true"
     assert env["REQUEST_ID_HEADER"] == "X-Request-ID"
@@ -162,21 +232,104 @@ def test_environment_variables_are_read_by_the_service(name: str) -> None:
 
 
 def test_api_port_is_the_one_it_listens_on_everywhere() -> None:
-    api = _services()["jarvis-api"]
+    services = _services()
+    api = services["jarvis-api"]
     settings = _api_settings(api)
     assert settings.host == "0.0.0.0"
-    assert [_container_port(p) for p in api["ports"]] == [settings.port]
+    assert [int(port) for port in api["expose"]] == [settings.port]
     assert _healthcheck_port(api) == settings.port
-    assert _scrape_targets()["jarvis-api"] == f"jarvis-api:{settings.port}"
+    assert _scrape_targets()["jarvis-api"] == [f"jarvis-api:{settings.port}"]
+    # Users still reach the API on the port they always did, through the proxy.
+    assert f"{settings.port}:" in " ".join(services["jarvis-proxy"]["ports"])
 
 
-def test_api_logs_where_the_shipper_tails() -> None:
+def test_scaled_services_hold_nothing_two_replicas_would_claim() -> None:
     services = _services()
-    api_log = Path(_api_settings(services["jarvis-api"]).log_file)
-    shipper = services["jarvis-shipper"]
-    settings = _shipper_settings(shipper)
-    assert Path(settings.path) == api_log
-    assert "/app/logs" in {v.split(":")[1] for v in shipper["volumes"]}
+    for name, service in services.items():
+        assert "container_name" not in service, f"{name}: a second replica would clash"
+    for name in SCALED_SERVICES:
+        service = services[name]
+        assert "ports" not in service, f"{name}: reach it through jarvis-proxy"
+        # The log file's name comes from the container's own host name.
+        assert "hostname" not in service, name
+
+
+def test_prometheus_discovers_every_api_replica() -> None:
+    """A static target would resolve to one replica, a different one at each lookup."""
+    job = _scrape_jobs()["jarvis-api"]
+    assert "static_configs" not in job
+    assert [(d["names"], d["type"]) for d in job["dns_sd_configs"]] == [(["jarvis-api"], "A")]
+    assert "jarvis-shipper" in _scrape_jobs()
+
+
+def test_each_replica_logs_to_a_file_of_its_own(tmp_path: Path) -> None:
+    api = _services()["jarvis-api"]
+    files = []
+    for host in REPLICA_HOSTS:
+        log_file, *arguments = _run_in_replica(api, host, tmp_path)
+        assert arguments == api["command"][1:], "the entrypoint must pass the command on"
+        settings = Settings.load(environ={"LOG_FILE": log_file, "JARVIS_CONFIG": "/nonexistent"})
+        files.append(Path(settings.log_file))
+    assert len(set(files)) == len(REPLICA_HOSTS)
+    assert {f.parent for f in files} == {Path("/app/logs")}
+    assert _mount_source(api, "/app/logs") == "./logs"
+
+
+def test_the_shipper_follows_every_replicas_file_and_its_backups(tmp_path: Path) -> None:
+    """The files are laid out as in the shared folder, then found by the shipper's own rule."""
+    services = _services()
+    api, shipper = services["jarvis-api"], services["jarvis-shipper"]
+    log_dir = PurePosixPath("/app/logs")
+    assert _mount_source(shipper, str(log_dir)) == _mount_source(api, str(log_dir))
+    pattern = PurePosixPath(_shipper_settings(shipper).path)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    replica_files = []
+    for host in REPLICA_HOSTS:
+        name = PurePosixPath(_run_in_replica(api, host, tmp_path)[0])
+        assert name.parent == log_dir
+        live = folder / name.name
+        live.write_text("{}\n")
+        (folder / f"{name.name}.1").write_text("{}\n")
+        (folder / f"{name.name}.2.gz").write_bytes(b"")
+        replica_files.append(str(live))
+    # The one file name of the versions before replicas.
+    (folder / "jarvis.jsonl").write_text("{}\n")
+    assert pattern.parent == log_dir
+    live = live_paths(str(folder / pattern.name))
+    assert live == sorted([*replica_files, str(folder / "jarvis.jsonl")])
+    for path in replica_files:
+        assert len(backups_of(path)) == 2, path
+
+
+def test_redis_keeps_its_data_and_answers_its_health_check() -> None:
+    services = _services()
+    redis = services["redis"]
+    assert re.fullmatch(r"redis:7[\w.-]*", redis["image"])
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+    command = " ".join(redis["command"])
+    assert "--appendonly yes" in command
+    data = _mount_source(redis, "/data")
+    assert data in _compose()["volumes"], "a named volume, kept across re-creation"
+    url = urlsplit(services["jarvis-api"]["environment"]["REDIS_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("redis", "redis", 6379)
+    assert "--port" not in command, "6379 is Redis's default port"
+
+
+def test_services_start_once_what_they_need_is_healthy() -> None:
+    services = _services()
+    needs_healthy = {
+        "jarvis-proxy": {"jarvis-api"},
+        "jarvis-api": {"redis", "ollama"},
+        "jarvis-shipper": {"elasticsearch"},
+        "grafana": {"prometheus"},
+    }
+    for name, dependencies in needs_healthy.items():
+        depends_on = services[name]["depends_on"]
+        for dependency in dependencies:
+            assert depends_on[dependency]["condition"] == "service_healthy", (name, dependency)
+    order = {name: set(service.get("depends_on", {})) for name, service in services.items()}
+    tuple(graphlib.TopologicalSorter(order).static_order())
 
 
 def test_shipper_ports_and_state_match_its_settings() -> None:
@@ -184,7 +337,7 @@ def test_shipper_ports_and_state_match_its_settings() -> None:
     settings = _shipper_settings(shipper)
     assert settings.metrics_host == "0.0.0.0"
     assert _healthcheck_port(shipper) == settings.metrics_port
-    assert _scrape_targets()["jarvis-shipper"] == f"jarvis-shipper:{settings.metrics_port}"
+    assert _scrape_targets()["jarvis-shipper"] == [f"jarvis-shipper:{settings.metrics_port}"]
     mounts = {v.split(":")[1]: v.split(":")[0] for v in shipper["volumes"]}
     assert mounts.get(str(settings.state_dir)) == "shipper-state", "registry would not persist"
     es = urlsplit(settings.elasticsearch.url)

@@ -78,6 +78,8 @@ def loopback_prometheus_config(ports: dict[str, int]) -> dict[str, Any]:
     jobs = []
     for job in config["scrape_configs"]:
         if job["job_name"] in ports:
+            # In place of Compose's DNS discovery of the replicas: one loopback target.
+            job.pop("dns_sd_configs", None)
             job["static_configs"] = [{"targets": [f"127.0.0.1:{ports[job['job_name']]}"]}]
             jobs.append(job)
     config["scrape_configs"] = jobs

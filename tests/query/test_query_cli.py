@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from query_cli import cli_environment, run_cli
 from query_log_lines import failed_chat, http_chat_request, write_jsonl
+from support.jarvis_logs_cli import cli_environment, run_cli
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from query_cli import jsonl, run_cli
 from query_documents import PrivateIndices, shipped
 from query_log_lines import (
     by_time,
@@ -18,6 +17,7 @@ from query_log_lines import (
     websocket_session,
     write_jsonl,
 )
+from support.jarvis_logs_cli import jsonl, run_cli
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
-from query_cli import jsonl, run_cli
 from query_documents import unshipped
+from support.jarvis_logs_cli import jsonl, run_cli
 from support.jarvis_server import JarvisProcess, start_jarvis_serve
 
 pytestmark = pytest.mark.timeout(300)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from query_cli import jsonl, run_cli
 from query_log_lines import (
     by_time,
     failed_chat,
@@ -18,6 +17,7 @@ from query_log_lines import (
     websocket_session,
     write_jsonl,
 )
+from support.jarvis_logs_cli import jsonl, run_cli
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,9 +12,9 @@ from statistics import mean
 
 import orjson
 import pytest
-from query_cli import run_cli
 from query_documents import PrivateIndices, shipped
 from query_log_lines import log_line
+from support.jarvis_logs_cli import run_cli
 
 pytestmark = pytest.mark.timeout(180)
 

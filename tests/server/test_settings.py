@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
+from jarvis.config import env_names
 from jarvis.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_match_the_spec():
@@ -44,6 +50,10 @@ def test_the_config_file_can_be_named_by_the_environment(tmp_path):
         ({"JARVIS_LLM": "gpt"}, "JARVIS_LLM"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"MAX_BODY_BYTES": "0"}, "max_body_bytes"),
+        ({"RATE_LIMIT_ADDRESS_FACTOR": "0.5"}, "RATE_LIMIT_ADDRESS_FACTOR"),
+        ({"RATE_LIMIT_LOG_WINDOW": "0"}, "rate_limit_log_window"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"REDIS_URL": "http://redis:6379"}, "REDIS_URL"),
     ],
 )
 def test_bad_values_name_the_setting(env, message):
@@ -67,3 +77,20 @@ def test_a_missing_file_named_by_the_environment_is_skipped_like_the_default(tmp
     """Only ``--config`` names a file that must exist; ``JARVIS_CONFIG`` replaces the default."""
     settings = Settings.load(environ={"JARVIS_CONFIG": str(tmp_path / "absent.toml")})
     assert settings.port == 8000
+
+
+def test_the_committed_config_file_lists_every_key_with_its_variable():
+    text = (ROOT / "config" / "jarvis.toml").read_text()
+    for field in dataclasses.fields(Settings):
+        assert f"# {field.name} = " in text, field.name
+        assert f"  # {' or '.join(env_names(field))}\n" in text, field.name
+    # Everything commented out: the file changes no default.
+    assert Settings.load(ROOT / "config" / "jarvis.toml", environ={}) == Settings()
+
+
+def test_a_redis_password_is_never_shown():
+    url = "redis://:hunter2@redis:6379/0"
+    assert "hunter2" not in repr(Settings.load(environ={"REDIS_URL": url}))
+    with pytest.raises(SettingsError) as refused:
+        Settings.load(environ={"REDIS_URL": "redis+sentinel://:hunter2@redis:26379"})
+    assert "hunter2" not in str(refused.value)

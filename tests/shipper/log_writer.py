@@ -3,8 +3,9 @@
 Writes seed-shaped JSON lines, each with a unique ``marker``, as fast as it can, in
 batches of whole lines (one ``write`` each, O_APPEND), and reopens the path when it has
 been renamed or removed, checked before each batch: the contract of ``jarvis serve``.
+With ``--header LINE``, every file it starts (empty when opened) begins with that same line.
 
-    python log_writer.py PATH COUNT PREFIX [--batch N] [--pause-every N --pause S]
+    python log_writer.py PATH COUNT PREFIX [--batch N] [--pause-every N --pause S] [--header L]
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ def seed_line(marker: str, number: int) -> bytes:
     )
 
 
-def open_log(path: str) -> int:
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+def open_log(path: str, header: bytes = b"") -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    if header and os.fstat(fd).st_size == 0:
+        os.write(fd, header)
+    return fd
 
 
 def moved(path: str, fd: int) -> bool:
@@ -61,13 +65,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--pause-every", type=int, default=0)
     parser.add_argument("--pause", type=float, default=0.0)
+    parser.add_argument("--header", default="")
     args = parser.parse_args()
-    fd = open_log(args.path)
+    header = args.header.encode() + b"\n" if args.header else b""
+    fd = open_log(args.path, header)
     written = 0
     while written < args.count:
         if moved(args.path, fd):
             os.close(fd)
-            fd = open_log(args.path)
+            fd = open_log(args.path, header)
         size = min(args.batch, args.count - written)
         os.write(
             fd,

@@ -120,3 +120,21 @@ async def test_temp_files_of_a_compression_cut_short_are_cleaned_up(tmp_path: Pa
     await h.rotator.check_once()
     assert h.files() == ["app.jsonl.1.gz"]
     assert gunzip_text(tmp_path / "app.jsonl.1.gz") == content
+
+
+async def test_a_backup_starting_like_the_live_file_is_held_back_until_its_own_lines_are_stored(
+    tmp_path: Path,
+) -> None:
+    """The live file, all shipped, shares the backup's first line: that settles nothing."""
+    h = Harness(tmp_path)
+    header = b'{"message": "log file opened"}\n'
+    h.path.write_bytes(header)
+    write_lines(h.path, 0, 5)
+    await h.rotator.check_once()
+    await h.read(acknowledge=False)  # the backup read, Elasticsearch has not answered
+    h.path.write_bytes(header)
+    await h.read(acknowledge=True)  # the new live file read and stored
+    await h.read(acknowledge=True)
+    await h.rotator.check_once()
+    assert h.files() == ["app.jsonl", "app.jsonl.1"]
+    assert h.metrics.files_held_back.get({}) == 1

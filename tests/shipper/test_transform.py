@@ -1,6 +1,7 @@
-"""to_event: the seed's Logstash filter, and nothing dropped."""
+"""to_event: the seed's Logstash filter, nothing dropped, and no line it cannot handle."""
 
 import asyncio
+import random
 
 import orjson
 
@@ -52,9 +53,10 @@ def test_invalid_utf8_is_replaced_and_tagged() -> None:
     assert doc["tags"] == ["_invalid_utf8"]
 
 
-def test_a_truncated_line_is_tagged() -> None:
-    _, doc = event_for(b'{"timestamp": 1.0, "mess', truncated=True)
-    assert doc["tags"] == ["_truncated", "_jsonparsefailure", "_timestamp_missing"]
+def test_a_truncated_line_is_tagged_and_keeps_its_time() -> None:
+    _, doc = event_for(b'{"timestamp": 1705123456.5, "mess', truncated=True)
+    assert doc["tags"] == ["_truncated", "_jsonparsefailure"]
+    assert doc["@timestamp"] == "2024-01-13T05:24:16.500Z"
 
 
 def test_existing_tags_are_kept() -> None:
@@ -79,3 +81,86 @@ async def test_the_transform_stage_turns_each_group_into_events_and_passes_the_e
     assert transformed is not None
     assert [event.doc_id for event in transformed] == ["f1ngerprint-0", "f1ngerprint-19"]
     assert events.get_nowait() is END_OF_STREAM
+
+
+def test_the_time_is_read_from_iso_milliseconds_and_at_timestamp() -> None:
+    for line, expected in [
+        (b'{"timestamp": "2024-01-13T05:24:16.789Z"}', "2024-01-13T05:24:16.789Z"),
+        (b'{"timestamp": 1705123456789}', "2024-01-13T05:24:16.789Z"),
+        (b'{"@timestamp": "2024-01-13T06:24:16+01:00"}', "2024-01-13T05:24:16.000Z"),
+    ]:
+        event, doc = event_for(line)
+        assert doc["@timestamp"] == expected, line
+        assert event.index == "jarvis-logs-2024.01.13"
+        assert "_timestamp_missing" not in doc["tags"] and "_fields_moved" not in doc["tags"]
+
+
+def test_a_line_nested_beyond_what_orjson_encodes_is_a_fallback_at_once() -> None:
+    depth = 300
+    data = b'{"timestamp": 1.0, "level": "INFO", "deep": ' + b'{"n":' * depth + b"1"
+    data += b"}" * (depth + 1)
+    event, doc = event_for(data)
+    assert event.fallback == "unencodable"
+    assert doc["tags"] == ["_mapping_fallback"]
+    assert doc["level"] == "INFO" and doc["timestamp"] == 1.0 and "deep" not in doc
+    assert doc["event"]["original"] == data.decode()
+    assert "Recursion limit" in doc["event"]["fallback_reason"]
+    assert doc["log"] == {"file": {"path": "/logs/app.jsonl"}, "offset": 42}
+    assert doc["host"] == {"name": "box"}
+
+
+def test_fields_elasticsearch_would_refuse_are_set_aside_and_the_rest_kept() -> None:
+    data = b'{"timestamp": 1.0, "_id": "x", "": 1, "level": {"a": 1}, "user_id": "u", "ok": 2}'
+    event, doc = event_for(data)
+    assert event.fallback == "fields_moved"
+    assert doc["tags"] == ["_fields_moved"]
+    assert {"_id", "", "level"}.isdisjoint(doc)
+    assert doc["user_id"] == "u" and doc["ok"] == 2
+    assert doc["event"]["original"] == data.decode()
+    reason = doc["event"]["fallback_reason"]
+    assert "'_id'" in reason and "''" in reason and "'level'" in reason
+
+
+def test_a_lines_own_host_and_log_are_merged_and_what_the_shipper_replaces_is_kept() -> None:
+    _, doc = event_for(b'{"timestamp": 1.0, "host": {"ip": "10.0.0.1"}, "log": {"level": "warn"}}')
+    assert doc["host"] == {"ip": "10.0.0.1", "name": "box"}
+    assert doc["log"] == {"level": "warn", "file": {"path": "/logs/app.jsonl"}, "offset": 42}
+    assert doc["tags"] == [] and "event" not in doc
+    _, doc = event_for(b'{"timestamp": 1.0, "host": {"name": "db-1"}, "log": "app.log"}')
+    assert doc["host"] == {"name": "box"} and doc["log"]["offset"] == 42
+    assert doc["tags"] == ["_fields_moved"]
+    assert '"db-1"' in doc["event"]["original"] and '"app.log"' in doc["event"]["original"]
+
+
+def test_a_value_too_long_to_index_keeps_the_line_whole_as_well() -> None:
+    data = orjson.dumps({"timestamp": 1.0, "blob": "word " * 1000})
+    event, doc = event_for(data)
+    assert event.fallback == "original_kept"
+    assert doc["tags"] == ["_original_kept"]
+    assert doc["blob"] == "word " * 1000 and doc["event"]["original"] == data.decode()
+
+
+def test_json_only_pythons_parser_takes_is_kept_as_fields_and_whole() -> None:
+    event, doc = event_for(b'{"timestamp": 1.0, "marker": "m", "n": NaN, "big": 1e400}')
+    assert event.fallback == "original_kept"
+    assert doc["marker"] == "m" and doc["n"] is None and doc["big"] is None
+    assert "1e400" in doc["event"]["original"]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_line() -> None:
+    _, doc = event_for(b'\xef\xbb\xbf{"timestamp": 1.0, "marker": "m"}')
+    assert doc["marker"] == "m" and doc["tags"] == []
+
+
+def test_no_line_makes_the_transform_raise() -> None:
+    """Random splices of awkward fragments: every one gives an event whose source is JSON."""
+    fragments = [b'{"', b'"}', b"{", b"}", b"[", b"]", b":", b",", b'"_id"', b'"host"', b'"tags"',
+                 b'"event"', b'"@timestamp"', b'"timestamp"', b"1e400", b"NaN", b"\\ud800",
+                 b"\xff", b"\x00", b'"."', b'""', b"null", b"-1", b"1705123456789", b'"a.b"',
+                 b'"2024-01-13T05:24:16Z"', b"\\", b'{"n":' * 300, b"[" * 1100]  # fmt: skip
+    chooser = random.Random(10)
+    for _ in range(3000):
+        data = b"".join(chooser.choices(fragments, k=chooser.randint(1, 12)))
+        event, doc = event_for(data)
+        assert isinstance(doc, dict) and doc["log"]["offset"] == 42, data
+        assert event.index.startswith("jarvis-logs-")

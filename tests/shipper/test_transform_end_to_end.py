@@ -104,6 +104,16 @@ async def test_documents_follow_the_index_template(
     assert properties["message"]["fields"]["keyword"]["ignore_above"] == 1024
     assert properties["custom_field"] == {"type": "keyword", "ignore_above": 1024}
     assert properties["log"]["properties"]["offset"]["type"] == "long"
+    # Every keyword, the contract's too, stops below Lucene's 32,766-byte term.
+    assert properties["error"] == {"type": "keyword", "ignore_above": 8191}
+    assert properties["host"]["properties"]["name"]["ignore_above"] == 8191
+    event = properties["event"]["properties"]
+    assert event["original"] == {"type": "text"}
+    assert event["fallback_reason"] == {"type": "keyword", "ignore_above": 8191}
+    settings = await es_client.indices.get_settings(index="jarvis-logs-2024.01.13")
+    mapping_settings = settings["jarvis-logs-2024.01.13"]["settings"]["index"]["mapping"]
+    assert mapping_settings["ignore_malformed"] == "true"
+    assert mapping_settings["total_fields"]["ignore_dynamic_beyond_limit"] == "true"
     assert await shipper.stop() == 0
 
 

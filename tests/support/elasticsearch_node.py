@@ -16,6 +16,7 @@ after it).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import signal
 import socket
@@ -65,8 +66,13 @@ class ElasticsearchNode:
         *,
         heap: str = "1g",
         startup_timeout: float = 180.0,
+        cluster_options: tuple[str, ...] = (),
+        wait_for_status: str | None = "yellow",
     ) -> None:
         self.data_dir = data_dir.resolve()
+        # --node-name/--transport-port/--seed-hosts...: this node is one of a cluster.
+        self.cluster_options = cluster_options
+        self.wait_for_status = wait_for_status
         self.port = port if port is not None else free_port()
         self.heap = heap
         self.startup_timeout = startup_timeout
@@ -99,6 +105,7 @@ class ElasticsearchNode:
                     "--data",
                     str(self.data_dir),
                     "--stop-on-stdin-eof",
+                    *self.cluster_options,
                 ],
                 # The node watches this pipe: if this process dies, the node stops with it.
                 stdin=subprocess.PIPE,
@@ -110,7 +117,8 @@ class ElasticsearchNode:
             )
         deadline = time.monotonic() + self.startup_timeout
         self._wait_for_ready_line(log_offset, deadline)
-        self._wait_for_health(deadline)
+        if self.wait_for_status is not None:
+            self._wait_for_health(self.wait_for_status, deadline)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop the node cleanly (SIGTERM: data is flushed to disk) and wait until it exits."""
@@ -188,12 +196,12 @@ class ElasticsearchNode:
                 time.sleep(0.1)
         self._fail(f"was not ready within {self.startup_timeout}s")
 
-    def _wait_for_health(self, deadline: float) -> None:
+    def _wait_for_health(self, status: str, deadline: float) -> None:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._fail("did not reach yellow health in time")
-            query = f"wait_for_status=yellow&timeout={max(1, int(remaining))}s"
+                self._fail(f"did not reach {status} health in time")
+            query = f"wait_for_status={status}&timeout={max(1, int(remaining))}s"
             try:
                 with urllib.request.urlopen(
                     f"{self.url}/_cluster/health?{query}", timeout=remaining + 5
@@ -212,6 +220,80 @@ class ElasticsearchNode:
     def _fail(self, problem: str) -> None:
         self.kill()
         raise ElasticsearchNodeError(f"Elasticsearch {problem}\n{self.log_tail()}")
+
+
+class ElasticsearchCluster:
+    """``size`` nodes of ``docker/es-dev`` forming one cluster on loopback; each node can be
+    killed and started again on its own ports and data, as a node crash would."""
+
+    def __init__(self, data_dir: Path, size: int = 3, *, heap: str = "512m") -> None:
+        http_ports = [free_port() for _ in range(size)]
+        transport_ports = [free_port() for _ in range(size)]
+        seeds = ",".join(f"127.0.0.1:{port}" for port in transport_ports)
+        names = [f"node-{i}" for i in range(size)]
+        self.nodes = [
+            ElasticsearchNode(
+                data_dir / name,
+                http_ports[i],
+                heap=heap,
+                # A lone node of a cluster has no master until others join: the cluster
+                # waits for its health, not each node.
+                wait_for_status=None,
+                cluster_options=(
+                    "--node-name",
+                    name,
+                    "--transport-port",
+                    str(transport_ports[i]),
+                    "--seed-hosts",
+                    seeds,
+                    "--initial-master-nodes",
+                    ",".join(names),
+                ),
+            )
+            for i, name in enumerate(names)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every node, comma-separated, as ``ELASTICSEARCH_URL`` takes them."""
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self) -> None:
+        """Start every node at once (they elect a master together), then wait for green."""
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            for started in [pool.submit(node.start) for node in self.nodes]:
+                started.result()
+        self.wait_for_health("green", len(self.nodes))
+
+    def wait_for_health(self, status: str, nodes: int, timeout: float = 120.0) -> None:
+        """Wait until the live nodes report ``status`` with ``nodes`` nodes in the cluster."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if not node.running:
+                    continue
+                query = f"wait_for_status={status}&wait_for_nodes={nodes}&timeout=5s"
+                try:
+                    with urllib.request.urlopen(
+                        f"{node.url}/_cluster/health?{query}", timeout=10
+                    ) as response:
+                        if response.status == 200:
+                            return
+                except OSError:
+                    continue
+            time.sleep(0.5)
+        raise ElasticsearchNodeError(f"cluster not {status} with {nodes} nodes in {timeout}s")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> ElasticsearchCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def ensure_built() -> None:

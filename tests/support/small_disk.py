@@ -20,14 +20,15 @@ class SmallDisk:
     def fill(self, leave_bytes: int = 0) -> None:
         """Take all the free space but ``leave_bytes`` (roughly: a block or so either way)."""
         filler = self.path / ".filler"
-        with open(filler, "ab") as stream:
+        # Unbuffered: a write refused because another writer took the space first leaves
+        # nothing behind for close() to fail on.
+        with open(filler, "ab", buffering=0) as stream:
             while True:
                 free = self.free_bytes() - leave_bytes
                 if free <= 0:
                     break
                 try:
                     stream.write(b"\0" * min(free, 1 << 20))
-                    stream.flush()
                 except OSError:
                     break
 

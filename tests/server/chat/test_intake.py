@@ -51,22 +51,25 @@ async def test_http_and_websocket_refuse_and_count_bad_input_alike(jarvis_server
     assert sample(ws_text, "chat_requests_total", secure="false", status="error") == 6
 
 
-async def test_garbage_costs_its_address_a_token_per_request_not_per_frame(jarvis_server):
-    """Over HTTP each chat is a request, so garbage naming no user costs its address a token;
-    a WebSocket's address paid at the upgrade, and its frames cost the users they name."""
-    server = await jarvis_server(rate_limit_burst=1, rate_limit_per_minute=1)
+async def test_garbage_costs_its_address_a_token_whatever_the_transport(jarvis_server):
+    """An HTTP body or a WebSocket frame naming no user still costs its address a token, or a
+    flood of garbage would cost nothing; the WebSocket's upgrade paid one too."""
+    server = await jarvis_server(
+        rate_limit_burst=2, rate_limit_per_minute=1, rate_limit_address_factor=1
+    )
     statuses = []
-    for _ in range(2):
+    for _ in range(3):
         async with server.session.post(server.url + "/chat", data=b"{garbage") as response:
             statuses.append(response.status)
     async with server.session.ws_connect(server.url + "/ws") as ws:
         frames = []
-        for _ in range(3):
+        for _ in range(2):
             await ws.send_str("{garbage")
             frames.append((await receive_turn(ws))[-1])
-    assert statuses == [400, 429]
-    assert [frame["stage"] for frame in frames] == ["parse"] * 3
+    assert statuses == [400, 400, 429]
+    assert [frame.get("stage") for frame in frames] == ["parse", None]
+    assert frames[-1]["error"] == "rate limit exceeded"
     text = await server.metrics_text()
     assert sample(text, "rate_limit_hits_total", endpoint="/chat", client_type="ip") == 1
-    assert sample(text, "rate_limit_hits_total", endpoint="/ws", client_type="ip") == 0
-    assert sample(text, "chat_errors_total", stage="parse") == 4, "a refused request is not parsed"
+    assert sample(text, "rate_limit_hits_total", endpoint="/ws", client_type="ip") == 1
+    assert sample(text, "chat_errors_total", stage="parse") == 3, "a refused chat is not parsed"

@@ -1,13 +1,19 @@
-"""The background writer: whole lines, nothing lost at stop, a rotated file followed, and a
-full queue that drops lines (and says so) rather than blocking the server."""
+"""The background writer: whole lines, nothing lost at stop, a rotated file followed, a
+full queue that drops lines (and says so) rather than blocking the server, and a full disk
+that costs lines, never their shape."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import time
+from collections.abc import Callable
 
 import orjson
+import pytest
 from support.jarvis_server import read_json_lines
+from support.small_disk import SmallDisk
 
 from jarvis.logs.handler import JsonLogHandler
 from jarvis.logs.writer import LogWriter
@@ -58,7 +64,7 @@ def test_records_logged_before_stop_are_all_flushed(tmp_path):
         writer.submit(orjson.dumps({"n": i}) + b"\n")
     writer.stop()
     assert len(read_json_lines(path)) == 50_000
-    assert writer.lines_dropped == 0
+    assert writer.lines_dropped == {"queue_full": 0, "write_error": 0}
 
 
 async def test_a_full_queue_drops_instead_of_blocking_and_health_says_so(jarvis_server):
@@ -75,3 +81,79 @@ async def test_a_full_queue_drops_instead_of_blocking_and_health_says_so(jarvis_
     assert body["services"]["log_sink"]["status"] == "down"
     assert "dropped" in body["services"]["log_sink"]["error"]
     assert 'service_health_status{service="log_sink"} 0' in await server.metrics_text()
+
+
+def padded_line(n: int) -> bytes:
+    return orjson.dumps({"n": n, "pad": "x" * 500}) + b"\n"
+
+
+def submit_slowly(writer: LogWriter, numbers: range) -> None:
+    """A few lines per batch, as a server's traffic gives them."""
+    for n in numbers:
+        writer.submit(padded_line(n))
+        if n % 10 == 0:
+            time.sleep(0.005)
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+def test_a_full_disk_costs_whole_lines_counted_and_writing_resumes_when_space_returns(
+    small_disk: SmallDisk,
+) -> None:
+    path = small_disk.path / "jarvis.jsonl"
+    writer = LogWriter(str(path), stdout=None).start()
+    submit_slowly(writer, range(0, 5))
+    wait_until(lambda: len(read_json_lines(path)) == 5)
+    small_disk.fill()
+    submit_slowly(writer, range(5, 105))
+    wait_until(lambda: sum(writer.lines_dropped.values()) > 0)
+    assert "No space left on device" in (writer.last_error or "")
+    small_disk.free_up()
+    submit_slowly(writer, range(105, 110))
+    writer.stop()
+
+    written = [line["n"] for line in read_json_lines(path)]  # fails on a torn or glued line
+    dropped = writer.lines_dropped
+    assert dropped["queue_full"] == 0
+    # The room left in the file's last page took a few lines, whole; the rest were dropped.
+    assert len(written) + dropped["write_error"] == 110
+    assert dropped["write_error"] > 90
+    assert written[:5] == [0, 1, 2, 3, 4] and written[-5:] == [105, 106, 107, 108, 109]
+    assert writer.last_error is None
+
+
+def test_a_fragment_that_cannot_be_cut_off_is_ended_by_the_next_write(
+    small_disk: SmallDisk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ftruncate failing too: the part of a line left behind is ended by a newline, so the
+    next line is whole on its own line, not glued to it."""
+
+    def cannot_truncate(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr("jarvis.logs.writer.os.ftruncate", cannot_truncate)
+    path = small_disk.path / "jarvis.jsonl"
+    writer = LogWriter(str(path), stdout=None).start()
+    writer.submit(padded_line(0))
+    wait_until(lambda: path.exists() and path.stat().st_size > 0)
+    small_disk.fill()
+    for n in range(1, 20):
+        writer.submit(padded_line(n))
+    wait_until(lambda: writer.lines_dropped["write_error"] > 0)
+    assert not path.read_bytes().endswith(b"\n"), "no fragment left: nothing to prove"
+    small_disk.free_up()
+    writer.submit(padded_line(20))
+    writer.stop()
+
+    lines = path.read_bytes().splitlines()
+    fragment = lines[-2]
+    assert not fragment.endswith(b"}"), "the fragment is a part of a line"
+    whole = [orjson.loads(line)["n"] for line in lines if line != fragment]
+    assert whole[0] == 0 and whole[-1] == 20
+    assert len(whole) - 1 + writer.lines_dropped["write_error"] == 20

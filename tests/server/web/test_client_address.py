@@ -26,7 +26,12 @@ def test_the_client_is_the_address_our_outermost_proxy_saw(forwarded_for, hops, 
 
 
 async def test_behind_one_proxy_clients_have_their_own_buckets_and_log_lines(jarvis_server):
-    server = await jarvis_server(trusted_proxy_hops=1, rate_limit_burst=1, rate_limit_per_minute=1)
+    server = await jarvis_server(
+        trusted_proxy_hops=1,
+        rate_limit_burst=1,
+        rate_limit_per_minute=1,
+        rate_limit_address_factor=1,
+    )
     statuses = {}
     for client in ("198.51.100.1", "198.51.100.2", "198.51.100.1"):
         async with server.session.post(
@@ -38,12 +43,16 @@ async def test_behind_one_proxy_clients_have_their_own_buckets_and_log_lines(jar
     assert statuses == {"198.51.100.1": [400, 429], "198.51.100.2": [400]}
     access = await server.wait_for_log(lambda line: line.get("status") == 429)
     assert access["client"] == "198.51.100.1"
+    refusal = await server.wait_for_log(lambda line: line.get("action") == "rate_limited")
+    assert refusal["client"] == "198.51.100.1"
     assert sample(await server.metrics_text(), "rate_limit_hits_total", endpoint="/chat",
                   client_type="ip") == 1  # fmt: skip
 
 
 async def test_without_trusted_proxies_the_header_is_ignored(jarvis_server):
-    server = await jarvis_server(rate_limit_burst=1, rate_limit_per_minute=1)
+    server = await jarvis_server(
+        rate_limit_burst=1, rate_limit_per_minute=1, rate_limit_address_factor=1
+    )
     statuses = []
     for client in ("198.51.100.1", "198.51.100.2"):
         async with server.session.post(

@@ -1,5 +1,5 @@
 """BulkSink against a real Elasticsearch: outages are waited out without losing a line or
-compressing one away; items it will never accept go to the dead-letter file, alone."""
+compressing one away; an item it refuses is stored as its fallback, alone."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from shipper_harness import (
     wait_for_metric,
     writer_markers,
 )
+
+from shipper.elastic import INDEX_PATTERN
 
 
 async def test_elasticsearch_down_while_writing_and_rotating_loses_nothing(
@@ -52,32 +54,43 @@ async def test_elasticsearch_down_while_writing_and_rotating_loses_nothing(
     assert await shipper.stop() == 0
 
 
-async def test_a_mapping_conflict_is_dead_lettered_and_the_rest_delivered(
+async def test_a_document_elasticsearch_refuses_is_stored_as_its_fallback_under_its_id(
     tmp_path: Path, es_client: AsyncElasticsearch, shippers
 ) -> None:
+    """Once dead-lettered, a mapping conflict now becomes one searchable fallback document."""
     lines = [{"timestamp": 1705123456.0 + n, "status": 200, "marker": f"ok-{n}"} for n in range(10)]
-    lines.insert(5, {"timestamp": 1705123456.5, "user_id": {"not": "a keyword"}, "marker": "bad"})
-    (tmp_path / "app.jsonl").write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    # A dotted key colliding with an object: no transform can tell, Elasticsearch refuses it.
+    bad = {"timestamp": 1705123456.5, "level": "WARNING", "d.e": 1, "d": {"e": {"f": 2}}}
+    lines.insert(5, {**bad, "marker": "bad"})
+    log = tmp_path / "app.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    offset = sum(len(orjson.dumps(line)) + 1 for line in lines[:5])
     shipper = shippers()
     shipper.start()
     await shipper.status_port()
     await shipper.wait_until_caught_up(11)
     metrics = await shipper.metrics()
-    assert metrics["shipper_events_dead_lettered_total"] == 1
-    assert metrics["shipper_events_shipped_total"] == 10
+    assert metrics["shipper_events_dead_lettered_total"] == 0
+    assert metrics["shipper_events_shipped_total"] == 11
+    assert metrics['shipper_events_fallback_total{reason="refused"}'] == 1
     assert_exactly_once(await markers_in_elasticsearch(es_client), [f"ok-{n}" for n in range(10)])
-    (record,) = [
-        orjson.loads(raw)
-        for raw in (tmp_path / "state" / "dead-letter.jsonl").read_bytes().splitlines()
-    ]
-    assert record["event"]["marker"] == "bad"
-    assert record["status"] == 400
-    assert "user_id" in record["reason"]["reason"]
+    found = await es_client.search(
+        index=INDEX_PATTERN, query={"match_phrase": {"event.original": "bad"}}
+    )
+    (hit,) = found["hits"]["hits"]
+    document = hit["_source"]
+    assert hit["_id"].endswith(f"-{offset}"), "the line's own _id: stored once, whatever happens"
+    assert document["event"]["original"] == orjson.dumps(lines[5]).decode()
+    assert "d.e" in document["event"]["fallback_reason"]
+    assert document["tags"] == ["_mapping_fallback"]
+    assert document["@timestamp"] == "2024-01-13T05:24:16.500Z"
+    assert document["log"]["offset"] == offset
+    assert document["level"] == "WARNING", "the contract's fields are kept"
+    assert not (tmp_path / "state" / "dead-letter.jsonl").exists()
     assert await shipper.stop() == 0
-    # Dead-lettered counts as done: the registry is past it, a restart ships nothing more.
     registry = orjson.loads((tmp_path / "state" / "registry.json").read_bytes())
     (entry,) = registry["files"].values()
-    assert entry["offset"] == (tmp_path / "app.jsonl").stat().st_size
+    assert entry["offset"] == log.stat().st_size
 
 
 async def test_only_failed_items_are_retried_until_they_succeed(

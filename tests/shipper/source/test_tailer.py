@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import orjson
+import pytest
 
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
+from shipper.source import tailer
 from shipper.source.tailer import LineQueue, Tailer
 
 
@@ -107,8 +110,8 @@ async def test_rename_rotation_reads_the_old_file_to_its_end(tmp_path: Path) -> 
     assert sorted(texts(shipped)) == ["line 2", "line 3"]
     assert len({fp for fp, _, _ in shipped}) == 2
     # The renamed file was let go once read (close_inactive=0) and is settled.
-    fingerprint = next(fp for fp, _, data in shipped if b"line 2" in data)
-    assert h.tailer.settled(fingerprint)
+    backup = os.stat(str(h.path) + ".1")
+    assert h.tailer.settled((backup.st_dev, backup.st_ino))
     assert await h.poll() == []
 
 
@@ -218,3 +221,155 @@ async def test_a_glob_follows_every_matching_file(tmp_path: Path) -> None:
     append(tmp_path / "notes.txt", 3)
     shipped = await h.poll()
     assert sorted(texts(shipped)) == ["line 1", "line 2"]
+
+
+# Files starting with the same line: told apart by inode, generation and anchors.
+
+HEADER = b'{"message": "log file opened", "schema": 1}\n'
+
+
+def start_with_header(path: Path, *numbers: int) -> None:
+    """A new file (or the same inode emptied) starting with HEADER, then ``numbers``."""
+    path.write_bytes(HEADER)
+    append(path, *numbers)
+
+
+def identities(shipped: list[tuple[str, int, bytes]]) -> dict[str, str]:
+    """The identity each line was shipped under, by its text (the header left out)."""
+    return {orjson.loads(data)["message"]: fp for fp, _, data in shipped if data != HEADER.strip()}
+
+
+async def test_files_with_the_same_first_line_are_each_read_in_full(tmp_path: Path) -> None:
+    h = Harness(tmp_path, pattern=str(tmp_path / "*.jsonl"))
+    for name, first in (("api", 0), ("worker", 10), ("cron", 20)):
+        start_with_header(tmp_path / f"{name}.jsonl", first, first + 1)
+    shipped = await h.poll()
+    assert sorted(texts(shipped)) == sorted(
+        ["log file opened"] * 3 + [f"line {n}" for n in (0, 1, 10, 11, 20, 21)]
+    )
+    by_text = identities(shipped)
+    assert len({by_text["line 0"], by_text["line 10"], by_text["line 20"]}) == 3
+    append(tmp_path / "worker.jsonl", 12)
+    assert texts(await h.poll()) == ["line 12"]
+
+
+async def test_a_file_recreated_with_the_same_first_line_is_a_new_file(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    start_with_header(h.path, 1, 2)
+    first = await h.poll()
+    os.remove(h.path)
+    start_with_header(h.path, 3)
+    second = await h.poll() + await h.poll()
+    assert sorted(texts(second)) == ["line 3", "log file opened"]
+    assert identities(first)["line 1"] != identities(second)["line 3"]
+
+
+async def test_a_file_rewritten_in_place_with_the_same_first_line_is_read_from_zero(
+    tmp_path: Path,
+) -> None:
+    """Same inode, same header, longer than what was read: the anchors tell them apart."""
+    h = Harness(tmp_path)
+    start_with_header(h.path, 1)
+    first = await h.poll()
+    inode = h.path.stat().st_ino
+    start_with_header(h.path, 7, 8, 9)
+    assert h.path.stat().st_ino == inode
+    shipped = await h.poll() + await h.poll()
+    assert texts(shipped) == ["log file opened", "line 7", "line 8", "line 9"]
+    assert {fp for fp, _, _ in shipped} != {fp for fp, _, _ in first}
+
+
+async def test_a_saved_offset_beyond_the_end_of_the_file_reads_it_from_zero(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path)
+    start_with_header(h.path, 1, 2, 3, 4)
+    await h.poll()
+    await h.registry.save()
+    # Replaced while the shipper is down by a shorter file with the same first line.
+    start_with_header(h.path, 5)
+    again = Harness(tmp_path)
+    await again.registry.load()
+    await again.tailer.poll_once()
+    # Read and not yet acknowledged: the lag says so (the old file was all shipped).
+    assert again.registry.lag().lag_bytes == h.path.stat().st_size
+    shipped = []
+    while not again.queue.empty():
+        group = again.queue.get_nowait()
+        assert group is not None
+        shipped += [(group.progress.fingerprint, line.start, line.data) for line in group.lines]
+    assert texts(shipped) == ["log file opened", "line 5"]
+
+
+async def test_a_file_recreated_on_the_same_inode_after_being_forgotten_gets_a_new_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its predecessor's lines are all stored and its entry forgotten, but not its generation."""
+    monkeypatch.setattr(tailer, "FORGET_GONE_AFTER", 0.0)
+    h = Harness(tmp_path)
+    start_with_header(h.path, 1)
+    first = await h.poll()
+    os.truncate(h.path, 0)
+    assert await h.poll() + await h.poll() + await h.poll() == []
+    assert len(h.registry) == 0
+    start_with_header(h.path, 1)  # byte for byte the same file again, on the same inode
+    second = await h.poll() + await h.poll()
+    assert texts(second) == texts(first)
+    assert {fp for fp, _, _ in second}.isdisjoint({fp for fp, _, _ in first})
+
+
+async def test_a_new_file_s_identity_is_saved_before_its_lines_are_read(tmp_path: Path) -> None:
+    """A crash right after cannot forget it and give it again to the next file on that inode."""
+    h = Harness(tmp_path)
+    start_with_header(h.path, 1)
+    shipped = await h.poll()
+    saved = FileRegistry(h.registry.path)
+    await saved.load()
+    assert {fp for fp, _, _ in shipped} == {progress.fingerprint for progress in saved}
+
+
+async def test_an_identity_is_computed_the_same_by_every_start(tmp_path: Path) -> None:
+    """Lines sent again under it get the same _id (so are stored once)."""
+    start_with_header(tmp_path / "app.jsonl", 1)
+    before = await Harness(tmp_path).poll()
+    (tmp_path / "state" / "registry.json").unlink()
+    after = await Harness(tmp_path).poll()
+    assert before == after
+
+
+async def test_copy_truncate_of_a_file_with_a_header_keeps_the_copy_apart(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path)
+    start_with_header(h.path, 1, 2)
+    first = await h.poll()
+    append(h.path, 3, 4)
+    shutil.copyfile(h.path, str(h.path) + ".1")
+    os.truncate(h.path, 0)
+    start_with_header(h.path, 5)
+    second = await h.poll() + await h.poll() + await h.poll()
+    assert sorted(texts(second)) == ["line 3", "line 4", "line 5", "log file opened"]
+    by_text = identities(first + second)
+    assert by_text["line 3"] == by_text["line 1"] != by_text["line 5"]
+    assert await h.poll() == []
+
+
+async def test_a_version_1_registry_keeps_the_ids_of_its_file(tmp_path: Path) -> None:
+    """Keyed by the hash of the first line: that stays the identity of the file at its path;
+    another file with that first line, which version 1 could not tell apart, is read in full."""
+    h = Harness(tmp_path, pattern=str(tmp_path / "*.jsonl"))
+    start_with_header(h.path, 1, 2)
+    start_with_header(tmp_path / "other.jsonl", 3)
+    fingerprint = hashlib.blake2b(HEADER, digest_size=16).hexdigest()
+    offset = len(HEADER) + len(line(1))
+    h.registry.path.parent.mkdir()
+    h.registry.path.write_bytes(
+        orjson.dumps(
+            {"version": 1, "files": {fingerprint: {"path": str(h.path), "offset": offset}}}
+        )
+    )
+    await h.registry.load()
+    shipped = await h.poll()
+    assert sorted(texts(shipped)) == ["line 2", "line 3", "log file opened"]
+    assert (fingerprint, offset) in {(fp, start) for fp, start, _ in shipped}
+    assert identities(shipped)["line 3"] != fingerprint

@@ -1,4 +1,4 @@
-"""Conversation memory: each user's recent chat turns, kept in an embedded SQLite file."""
+"""Conversation memory in an embedded SQLite file: the store of a single server."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import aiosqlite
 
+from jarvis.memory import MemoryStoreError, counted_operation
 from jarvis.metrics import Metrics
 
 _SCHEMA = """
@@ -22,12 +23,9 @@ CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id, id);
 """
 
 
-class MemoryStoreError(Exception):
-    """The conversation store could not be read or written; the cause is chained."""
-
-
-class ConversationMemory:
-    """Per-user message history, pruned to the last ``max_turns`` messages of each user."""
+class SqliteMemory:
+    """Per-user message history, pruned to the last ``max_turns`` messages of each user
+    (a ``ConversationMemory``)."""
 
     def __init__(self, db: aiosqlite.Connection, max_turns: int, metrics: Metrics) -> None:
         self._db: aiosqlite.Connection | None = db
@@ -38,7 +36,7 @@ class ConversationMemory:
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: str, max_turns: int, metrics: Metrics) -> ConversationMemory:
+    async def open(cls, path: str, max_turns: int, metrics: Metrics) -> SqliteMemory:
         """Open (creating if needed) the store at ``path`` (``":memory:"`` for a private one).
 
         Raises MemoryStoreError, naming the path, when the file cannot be opened or is not
@@ -115,20 +113,12 @@ class ConversationMemory:
 
     @asynccontextmanager
     async def _counted(self, operation: str) -> AsyncIterator[aiosqlite.Connection]:
-        """Count the operation ok or error, and turn store failures into MemoryStoreError."""
-        counter = self._metrics.memory_operations_total
-        try:
+        """Count the operation ok or error, and turn store failures into MemoryStoreError
+        (aiosqlite raises ValueError when its connection is gone)."""
+        async with counted_operation(self._metrics, operation, (sqlite3.Error, ValueError)):
             if self._db is None:
                 raise MemoryStoreError("conversation memory is closed")
             yield self._db
-        except MemoryStoreError:
-            counter.inc({"operation": operation, "status": "error"})
-            raise
-        except (sqlite3.Error, ValueError) as exc:
-            # aiosqlite raises ValueError when its connection is gone.
-            counter.inc({"operation": operation, "status": "error"})
-            raise MemoryStoreError(f"conversation memory {operation} failed: {exc}") from exc
-        counter.inc({"operation": operation, "status": "ok"})
 
 
 def _check_openable(path: str) -> None:

@@ -5,7 +5,8 @@ import asyncio
 import aiosqlite
 import pytest
 
-from jarvis.memory import ConversationMemory, MemoryStoreError
+from jarvis.memory import MemoryStoreError
+from jarvis.memory.sqlite_store import SqliteMemory
 from jarvis.metrics import Metrics
 
 pytestmark = pytest.mark.timeout(30)
@@ -23,7 +24,7 @@ def db_path(tmp_path) -> str:
 
 @pytest.fixture
 async def memory(db_path, metrics):
-    store = await ConversationMemory.open(db_path, 6, metrics)
+    store = await SqliteMemory.open(db_path, 6, metrics)
     yield store
     await store.close()
 
@@ -90,10 +91,10 @@ async def test_concurrent_saves_all_land_each_answer_after_its_question(memory, 
 
 
 async def test_history_survives_reopening(db_path):
-    first = await ConversationMemory.open(db_path, 6, Metrics.create())
+    first = await SqliteMemory.open(db_path, 6, Metrics.create())
     await first.save_turn("erin", "remember me", "I will")
     await first.close()
-    second = await ConversationMemory.open(db_path, 6, Metrics.create())
+    second = await SqliteMemory.open(db_path, 6, Metrics.create())
     try:
         assert await second.history("erin") == [
             {"role": "user", "content": "remember me"},
@@ -111,7 +112,7 @@ async def test_file_is_in_wal_mode(memory, db_path):
 
 
 async def test_in_memory_store_works(metrics):
-    store = await ConversationMemory.open(":memory:", 2, metrics)
+    store = await SqliteMemory.open(":memory:", 2, metrics)
     try:
         for text in ("a", "b", "c"):
             await store.save_turn("frank", text, text.upper())
@@ -164,7 +165,7 @@ async def test_a_failing_query_is_a_counted_store_error(memory, metrics, db_path
 async def test_a_path_that_cannot_be_opened_is_a_store_error(tmp_path, metrics):
     path = str(tmp_path / "missing-dir" / "memory.sqlite3")
     with pytest.raises(MemoryStoreError) as caught:
-        await ConversationMemory.open(path, 6, metrics)
+        await SqliteMemory.open(path, 6, metrics)
     assert path in str(caught.value)
     assert caught.value.__cause__ is not None
 
@@ -173,13 +174,13 @@ async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path, metrics)
     path = tmp_path / "memory.sqlite3"
     path.write_bytes(b"this is not an sqlite database, just some text " * 100)
     with pytest.raises(MemoryStoreError, match="not a database"):
-        await ConversationMemory.open(str(path), 6, metrics)
+        await SqliteMemory.open(str(path), 6, metrics)
 
 
 async def test_a_turn_is_saved_whole_or_not_at_all(tmp_path):
     """The question and its answer land together, in order, as one counted save."""
     metrics = Metrics.create()
-    memory = await ConversationMemory.open(str(tmp_path / "m.db"), 10, metrics)
+    memory = await SqliteMemory.open(str(tmp_path / "m.db"), 10, metrics)
     try:
         await memory.save_turn("enzo", "Bonjour ?", "Bonjour !")
         assert await memory.history("enzo") == [

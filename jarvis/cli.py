@@ -12,12 +12,14 @@ from jarvis.app import create_app
 from jarvis.logline import ACTION, Action
 from jarvis.logs.setup import configure_logging, unconfigure_logging
 from jarvis.settings import Settings, SettingsError
+from jarvis.version import version_text
 
 logger = logging.getLogger("jarvis.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jarvis", description="Jarvis chat server")
+    parser.add_argument("--version", action="version", version=version_text("jarvis"))
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP + WebSocket chat server")
     serve.add_argument("--host", help="address to listen on (JARVIS_HOST, default 127.0.0.1)")

@@ -7,6 +7,7 @@ variables, then explicit overrides (command-line options).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jarvis.config import SettingsError, env_field, load_config
+from jarvis.config import SettingsError, env_field, env_names, load_config
 from jarvis.logline import LEVELS
 
 DEFAULT_CONFIG_FILE = Path("config/jarvis.toml")
@@ -82,19 +83,22 @@ class Settings:
             raise SettingsError(f"LOG_LEVEL {self.log_level!r} is not a logging level")
         if not 0 < self.port < 65536:
             raise SettingsError(f"JARVIS_PORT {self.port} is not a TCP port")
-        for name in ("max_body_bytes", "rate_limit_burst", "log_queue_size", "max_message_chars"):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{name} must be positive")
+        for name, lowest in _LOWEST.items():
+            if getattr(self, name) < lowest:
+                raise SettingsError(
+                    f"{_variable(name)} ({name}) must be at least {lowest:g},"
+                    f" not {getattr(self, name)!r}"
+                )
         if self.rate_limit_per_minute <= 0:
-            raise SettingsError("rate_limit_per_minute must be positive")
+            raise SettingsError("RATE_LIMIT_PER_MINUTE (rate_limit_per_minute) must be positive")
         if self.rate_limit_address_factor < 1:
             raise SettingsError(
                 "RATE_LIMIT_ADDRESS_FACTOR must be at least 1: an address's budget covers at"
                 " least one user's"
             )
-        for name in ("rate_limit_log_window", "redis_timeout"):
+        for name in ("rate_limit_log_window", "redis_timeout", "health_timeout"):
             if getattr(self, name) <= 0:
-                raise SettingsError(f"{name} must be positive")
+                raise SettingsError(f"{_variable(name)} ({name}) must be positive")
         scheme = urlsplit(self.redis_url).scheme
         if self.redis_url and scheme not in REDIS_SCHEMES:
             # Only the scheme is named: the rest of the URL may hold a password.
@@ -135,3 +139,25 @@ OPTION_NAMES = {
     "log_file": "--log-file",
     "llm_provider": "--llm",
 }
+
+
+# The least value each count or interval may take: below it the server would refuse every
+# request, spin (a probe loop every 0 s), or read proxies' headers the wrong way round.
+_LOWEST: dict[str, float] = {
+    "max_body_bytes": 1,
+    "max_message_chars": 1,
+    "max_user_id_chars": 1,
+    "rate_limit_burst": 1,
+    "rate_limit_max_clients": 1,
+    "log_queue_size": 1,
+    "memory_max_turns": 1,
+    "trusted_proxy_hops": 0,
+    "health_interval": 0.05,
+    "shutdown_timeout": 0,
+}
+
+
+def _variable(name: str) -> str:
+    """The environment variable that sets the field ``name``."""
+    field = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    return env_names(field)[0]

@@ -12,6 +12,7 @@ from shipper.own_logs import configure_logging
 from shipper.pipeline import Pipeline
 from shipper.registry import RegistryUnreadable
 from shipper.settings import SettingsError, ShipperSettings, load_settings
+from shipper.status_server import StatusPortUnavailable
 
 log = logging.getLogger("shipper.cli")
 
@@ -43,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         asyncio.run(serve(settings))
-    except RegistryUnreadable as error:
+    except (RegistryUnreadable, StatusPortUnavailable) as error:
+        # A problem the operator fixes (a damaged registry, a taken port): one line, exit 2.
         log.error(str(error))
         return 2
     except Exception:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from jarvis.config import SettingsError, env_field, env_names, load_config
 from jarvis.logline import LEVELS
+from jarvis.version import version_text
 from shipper.elastic import ElasticsearchSettings
 from shipper.sink.dead_letter import DEFAULT_KEEP as DEAD_LETTER_KEEP
 from shipper.sink.dead_letter import DEFAULT_MAX_BYTES as DEAD_LETTER_MAX_BYTES
@@ -84,6 +85,8 @@ class ShipperSettings:
                 raise SettingsError(f"{_named(name)} must be zero or more")
         if self.senders < 1:
             raise SettingsError(f"{_named('senders')} must be at least 1")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError(f"{_named('metrics_port')} must be a TCP port (0 picks a free one)")
         if self.log_level.upper() not in LEVELS:
             levels = ", ".join(LEVELS)
             raise SettingsError(f"{_named('log_level')} must be one of {levels}")
@@ -144,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jarvis-shipper",
         description="Tail the Jarvis JSONL logs, rotate them, and index them into Elasticsearch.",
     )
+    parser.add_argument("--version", action="version", version=version_text("jarvis-shipper"))
     parser.add_argument(
         "--config",
         metavar="PATH",

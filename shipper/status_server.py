@@ -71,6 +71,10 @@ def create_status_app(status: ShipperStatus) -> web.Application:
     return app
 
 
+class StatusPortUnavailable(Exception):
+    """The status server cannot listen where it was told; the message says where and why."""
+
+
 async def start_status_server(
     app: web.Application, host: str, port: int
 ) -> tuple[web.AppRunner, int]:
@@ -78,5 +82,12 @@ async def start_status_server(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise StatusPortUnavailable(
+            f"cannot serve /metrics and /health on {host}:{port}: {error.strerror or error}"
+            " (choose another with --metrics-port or SHIPPER_METRICS_PORT; 0 picks a free one)"
+        ) from None
     return runner, int(runner.addresses[0][1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from jarvis.version import version_text
 from shipper.elastic import INDEX_PATTERN
 from shipper.query.es_source import DEFAULT_PAGE_SIZE
 
@@ -21,6 +22,7 @@ def build_parser(program: str) -> argparse.ArgumentParser:
         description="Find what one request did, search the Jarvis logs, compute usage figures.",
         parents=[_common_options(after_command=False)],
     )
+    parser.add_argument("--version", action="version", version=version_text(program))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     trace = commands.add_parser(

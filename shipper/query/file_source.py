@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from jarvis.logline import TIMESTAMP, decode_line
 from shipper.query.filters import EventFilter
-from shipper.query.sources import LogEntry, NothingToRead, SourceUnavailable
+from shipper.query.sources import LogEntry, SourceUnavailable
 from shipper.source.backups import (
     COMPRESSING_SUFFIX,
     GZIP_MAGIC,
@@ -70,7 +70,8 @@ class FileEventSource:
         self.report = FileScanReport()
         paths = await asyncio.to_thread(_oldest_first, self._pattern)
         if not paths:
-            raise NothingToRead(f"no log file matches {self._pattern!r}")
+            # Nothing to read is not "nothing matched" (exit 1): the source is wrong (exit 2).
+            raise SourceUnavailable(f"no log file matches {self._pattern!r}")
         found: list[tuple[_Key, LogEntry]] = []
         for rank, path in enumerate(paths):
             found.extend(

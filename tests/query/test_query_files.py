@@ -111,11 +111,11 @@ async def test_trace_of_an_unknown_request_exits_1(rotated_logs):
     assert "Traceback" not in result.stderr
 
 
-async def test_a_path_matching_no_file_exits_1(tmp_path):
+async def test_a_path_matching_no_file_is_an_error_not_an_empty_result(tmp_path):
     result = await run_cli(
         "trace", TRACED, "--source", "files", "--path", str(tmp_path / "missing.jsonl*")
     )
-    assert result.status == 1
+    assert result.status == 2
     assert "no log file matches" in result.stderr
 
 

@@ -94,3 +94,20 @@ def test_a_redis_password_is_never_shown():
     with pytest.raises(SettingsError) as refused:
         Settings.load(environ={"REDIS_URL": "redis+sentinel://:hunter2@redis:26379"})
     assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HEALTH_INTERVAL", "0"),
+        ("TRUSTED_PROXY_HOPS", "-5"),
+        ("RATE_LIMIT_PER_MINUTE", "-1"),
+        ("MEMORY_MAX_TURNS", "0"),
+        ("MAX_USER_ID_CHARS", "0"),
+        ("SHUTDOWN_TIMEOUT", "-1"),
+        ("HEALTH_TIMEOUT", "0"),
+    ],
+)
+def test_a_value_that_would_break_the_server_is_refused_naming_its_variable(variable, value):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.load(environ={variable: value})

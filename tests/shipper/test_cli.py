@@ -5,6 +5,7 @@ cannot use stops it at once, with one line saying which."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,8 @@ async def test_a_half_written_last_line_is_shipped_whole_after_a_restart(
         ([], {"SHIPPER_SENDERS": "two"}, "SHIPPER_SENDERS"),
         ([], {"ELASTICSEARCH_TIMEOUT": "soon"}, "ELASTICSEARCH_TIMEOUT"),
         (["--config", "/nonexistent/shipper.toml"], {}, "/nonexistent/shipper.toml"),
+        (["--metrics-port", "70000"], {}, "--metrics-port"),
+        ([], {"ELASTICSEARCH_URL": "127.0.0.1:9200"}, "ELASTICSEARCH_URL"),
     ],
 )
 def test_a_bad_setting_is_one_line_on_stderr_and_exit_2(
@@ -169,3 +172,21 @@ def test_a_config_file_that_is_not_toml_stops_the_process_with_exit_2(tmp_path: 
     assert result.returncode == 2
     (line,) = result.stderr.decode().splitlines()
     assert line.startswith("jarvis-shipper: ") and str(config) in line
+
+
+def test_a_taken_status_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        options = ["--state-dir", str(tmp_path / "state"), "--metrics-port", str(port)]
+        result = subprocess.run(
+            [sys.executable, "-m", "shipper", "--path", str(tmp_path / "app.jsonl"), *options],
+            capture_output=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    (line,) = result.stderr.decode().splitlines()
+    error = orjson.loads(line)
+    assert error["level"] == "ERROR" and f"127.0.0.1:{port}" in error["message"]
+    assert "--metrics-port" in error["message"] and "traceback" not in error

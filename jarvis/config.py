@@ -10,18 +10,63 @@ where the bad value came from: the file and key, the variable, or the option.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class ByteSize(int):
+    """A number of bytes, written as a plain count or with a unit: ``100MB``, ``64 KiB``,
+    ``1g``. KB, MB, GB are powers of 1000; KiB, MiB, GiB and the bare K, M, G (logrotate's
+    ``100M``) powers of 1024."""
+
+    _UNITS: ClassVar[dict[str, int]] = {
+        "": 1,
+        "b": 1,
+        "kb": 1000,
+        "mb": 1000**2,
+        "gb": 1000**3,
+        "k": 1024,
+        "m": 1024**2,
+        "g": 1024**3,
+        "kib": 1024,
+        "mib": 1024**2,
+        "gib": 1024**3,
+    }
+    _PATTERN: ClassVar[re.Pattern[str]] = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
+
+    @classmethod
+    def parse(cls, raw: object) -> ByteSize:
+        """The size ``raw`` names; ValueError when it is not a size."""
+        if isinstance(raw, bool) or not isinstance(raw, int | str):
+            raise ValueError(raw)
+        if isinstance(raw, int):
+            return cls(raw)
+        match = cls._PATTERN.fullmatch(raw)
+        if match is None or match.group(2).lower() not in cls._UNITS:
+            raise ValueError(raw)
+        count = float(match.group(1)) * cls._UNITS[match.group(2).lower()]
+        if not count.is_integer():
+            raise ValueError(raw)
+        return cls(int(count))
+
+
+def size_text(count: int) -> str:
+    """``104857600`` as ``100MiB``, ``65536`` as ``64KiB``: the largest binary unit that fits."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if count and count % factor == 0:
+            return f"{count // factor}{unit}"
+    return str(count)
 
 
 class SettingsError(ValueError):
@@ -113,6 +158,8 @@ def coerce(kind: Any, raw: Any, where: str) -> Any:
     try:
         if kind is bool:
             return _boolean(raw)
+        if kind is ByteSize:
+            return ByteSize.parse(raw)
         if kind is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(raw)
@@ -129,9 +176,12 @@ def coerce(kind: Any, raw: Any, where: str) -> Any:
             return str(raw)
         return kind(raw)
     except (TypeError, ValueError):
-        expected = {bool: "true or false", int: "an integer", float: "a number"}.get(
-            kind, getattr(kind, "__name__", str(kind))
-        )
+        expected = {
+            bool: "true or false",
+            int: "an integer",
+            float: "a number",
+            ByteSize: "a size such as 1048576, 100MB or 64KiB",
+        }.get(kind, getattr(kind, "__name__", str(kind)))
         raise SettingsError(f"{where} expects {expected}, got {raw!r}") from None
 
 

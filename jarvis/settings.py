@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jarvis.config import SettingsError, env_field, env_names, load_config
+from jarvis.config import ByteSize, SettingsError, env_field, env_names, load_config
 from jarvis.logline import LEVELS
 
 DEFAULT_CONFIG_FILE = Path("config/jarvis.toml")
@@ -68,7 +68,7 @@ class Settings:
     # Reverse proxies in front of the server that append to X-Forwarded-For (0: none).
     trusted_proxy_hops: int = env_field("TRUSTED_PROXY_HOPS", default=0)
 
-    max_body_bytes: int = env_field("MAX_BODY_BYTES", default=64 * 1024)
+    max_body_bytes: ByteSize = env_field("MAX_BODY_BYTES", default=64 * 1024)
     max_message_chars: int = env_field("MAX_MESSAGE_CHARS", default=16_000)
     max_user_id_chars: int = env_field("MAX_USER_ID_CHARS", default=128)
 

@@ -17,7 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jarvis.config import SettingsError, env_field, env_names, load_config
+from jarvis.config import (
+    ByteSize,
+    SettingsError,
+    env_field,
+    env_names,
+    load_config,
+    size_text,
+)
 from jarvis.logline import LEVELS
 from jarvis.version import version_text
 from shipper.elastic import ElasticsearchSettings
@@ -37,19 +44,19 @@ class ShipperSettings:
     # env_field builds a dataclasses.field, whatever ruff assumes of a call in a default.
     state_dir: Path = env_field("SHIPPER_STATE_DIR", default=Path("shipper-state"))
     dead_letter: Path | None = env_field("SHIPPER_DEAD_LETTER", default=None)
-    dead_letter_max_bytes: int = env_field(
+    dead_letter_max_bytes: ByteSize = env_field(
         "SHIPPER_DEAD_LETTER_MAX_BYTES", default=DEAD_LETTER_MAX_BYTES
     )
     dead_letter_keep: int = env_field("SHIPPER_DEAD_LETTER_KEEP", default=DEAD_LETTER_KEEP)
-    max_line_bytes: int = env_field("SHIPPER_MAX_LINE_BYTES", default=MIB)
-    rotate_size: int = env_field("SHIPPER_ROTATE_SIZE", default=100 * MIB)
+    max_line_bytes: ByteSize = env_field("SHIPPER_MAX_LINE_BYTES", default=MIB)
+    rotate_size: ByteSize = env_field("SHIPPER_ROTATE_SIZE", default=100 * MIB)
     keep: int = env_field("SHIPPER_KEEP", default=10)
     batch_size: int = env_field("SHIPPER_BATCH_SIZE", default=2000)
-    batch_bytes: int = env_field("SHIPPER_BATCH_BYTES", default=5 * MIB)
+    batch_bytes: ByteSize = env_field("SHIPPER_BATCH_BYTES", default=5 * MIB)
     flush_interval: float = env_field("SHIPPER_FLUSH_INTERVAL", default=1.0)
     poll_interval: float = env_field("SHIPPER_POLL_INTERVAL", default=0.25)
     close_inactive: float = env_field("SHIPPER_CLOSE_INACTIVE", default=5.0)
-    read_chunk_bytes: int = env_field("SHIPPER_READ_CHUNK_BYTES", default=256 * 1024)
+    read_chunk_bytes: ByteSize = env_field("SHIPPER_READ_CHUNK_BYTES", default=256 * 1024)
     queue_chunks: int = env_field("SHIPPER_QUEUE_CHUNKS", default=16)
     senders: int = env_field("SHIPPER_SENDERS", default=2)
     retry_initial: float = env_field("SHIPPER_RETRY_INITIAL", default=0.2)
@@ -105,22 +112,22 @@ _HELP = {
     "path": "log file or glob to ship",
     "state_dir": "registry of offsets lives here",
     "dead_letter": "JSONL file of rejected events (default: in the state dir)",
-    "dead_letter_max_bytes": "rotate the dead-letter file at this many bytes",
+    "dead_letter_max_bytes": "rotate the dead-letter file at this size",
     "dead_letter_keep": "rotated dead-letter files kept",
-    "max_line_bytes": "longer lines are cut",
-    "rotate_size": "rotate the live file at this many bytes",
+    "max_line_bytes": "longer lines are cut at this size",
+    "rotate_size": "rotate the live file at this size",
     "keep": "compressed backups kept",
     "batch_size": "events per bulk request",
-    "batch_bytes": "bytes per bulk request",
-    "flush_interval": "seconds",
-    "poll_interval": "seconds",
-    "close_inactive": "seconds",
-    "read_chunk_bytes": "bytes per read",
+    "batch_bytes": "largest bulk request",
+    "flush_interval": "send a partial batch after this many seconds",
+    "poll_interval": "look for new lines and files every this many seconds",
+    "close_inactive": "let a rotated file go after this many quiet seconds",
+    "read_chunk_bytes": "largest read from a file",
     "queue_chunks": "read chunks buffered",
     "senders": "concurrent bulk requests",
-    "retry_initial": "first backoff, s",
-    "retry_max": "longest backoff, s",
-    "shutdown_timeout": "seconds",
+    "retry_initial": "first backoff after a failed bulk request, seconds",
+    "retry_max": "longest backoff, seconds",
+    "shutdown_timeout": "at a stop, flush for at most this many seconds",
     "metrics_host": "status server address",
     "metrics_port": "0 picks a free port",
     "host_name": "host.name of every event",
@@ -155,7 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {DEFAULT_CONFIG_FILE} when it exists) [SHIPPER_CONFIG]",
     )
     for name, text in _HELP.items():
-        parser.add_argument(OPTION_NAMES[name], dest=name, help=f"{text} [{_variables(name)}]")
+        default = _FIELDS[name].default
+        if _FIELDS[name].type in ("ByteSize", ByteSize):
+            default = size_text(default)  # type: ignore[arg-type]
+        shown = "" if default in (None, "", dataclasses.MISSING) else f" (default {default})"
+        parser.add_argument(
+            OPTION_NAMES[name], dest=name, help=f"{text}{shown} [{_variables(name)}]"
+        )
+    parser.epilog = (
+        "Sizes take a unit: 100MB, 64KiB, 1G (KB/MB/GB powers of 1000, K/M/G and KiB/MiB/GiB"
+        " of 1024). Every option can also be set by the variable in brackets, or in the"
+        " config file."
+    )
     parser.add_argument(
         _ELASTICSEARCH_OPTION_NAMES["url"],
         dest="elasticsearch_url",

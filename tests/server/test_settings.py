@@ -111,3 +111,9 @@ def test_a_redis_password_is_never_shown():
 def test_a_value_that_would_break_the_server_is_refused_naming_its_variable(variable, value):
     with pytest.raises(SettingsError, match=variable):
         Settings.load(environ={variable: value})
+
+
+def test_max_body_bytes_takes_a_size_with_a_unit():
+    assert Settings.load(environ={"MAX_BODY_BYTES": "1MiB"}).max_body_bytes == 1024**2
+    with pytest.raises(SettingsError, match="MAX_BODY_BYTES"):
+        Settings.load(environ={"MAX_BODY_BYTES": "big"})

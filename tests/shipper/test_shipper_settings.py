@@ -182,3 +182,26 @@ def test_elasticsearch_url_takes_several_nodes_separated_by_commas():
 def test_an_elasticsearch_url_without_scheme_or_host_is_refused_by_name(url):
     with pytest.raises(SettingsError, match="ELASTICSEARCH_URL"):
         ElasticsearchSettings.from_env({"ELASTICSEARCH_URL": url})
+
+
+@pytest.mark.parametrize(
+    ("given", "size"),
+    [("100MB", 100_000_000), ("100M", 100 * 1024**2), ("64 KiB", 65_536), ("1048576", 1_048_576)],
+)
+def test_sizes_take_the_units_operators_type(given, size):
+    settings = load_settings(["--rotate-size", given], environ={})
+    assert settings.rotate_size == size
+
+
+@pytest.mark.parametrize("given", ["ten", "5TB", "1.5", "-1"])
+def test_a_size_that_is_not_one_is_refused_naming_the_option(given):
+    with pytest.raises(SettingsError, match="--rotate-size"):
+        load_settings(["--rotate-size", given], environ={})
+
+
+def test_help_shows_each_default_with_its_unit(capsys):
+    with pytest.raises(SystemExit):
+        load_settings(["--help"], environ={})
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default 100MiB) [SHIPPER_ROTATE_SIZE]" in text
+    assert "(default 10) [SHIPPER_KEEP]" in text

@@ -82,6 +82,13 @@ def env_names(f: dataclasses.Field[Any]) -> tuple[str, ...]:
     return tuple(f.metadata.get("env", ()))
 
 
+def variables_of(cls: type, name: str) -> str:
+    """The environment variables setting field ``name`` of ``cls``, the winning one first:
+    what an error message or a help text tells a user to set."""
+    field_ = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return " or ".join(reversed(env_names(field_)))
+
+
 def load_config(
     cls: type[T],
     *,

@@ -7,7 +7,6 @@ variables, then explicit overrides (command-line options).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jarvis.config import ByteSize, SettingsError, env_field, env_names, load_config
+from jarvis.config import ByteSize, SettingsError, env_field, load_config, variables_of
 from jarvis.logline import LEVELS
 
 DEFAULT_CONFIG_FILE = Path("config/jarvis.toml")
@@ -86,19 +85,17 @@ class Settings:
         for name, lowest in _LOWEST.items():
             if getattr(self, name) < lowest:
                 raise SettingsError(
-                    f"{_variable(name)} ({name}) must be at least {lowest:g},"
+                    f"{variables_of(Settings, name)} ({name}) must be at least {lowest:g},"
                     f" not {getattr(self, name)!r}"
                 )
-        if self.rate_limit_per_minute <= 0:
-            raise SettingsError("RATE_LIMIT_PER_MINUTE (rate_limit_per_minute) must be positive")
+        for name in _POSITIVE:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{variables_of(Settings, name)} ({name}) must be positive")
         if self.rate_limit_address_factor < 1:
             raise SettingsError(
                 "RATE_LIMIT_ADDRESS_FACTOR must be at least 1: an address's budget covers at"
                 " least one user's"
             )
-        for name in ("rate_limit_log_window", "redis_timeout", "health_timeout"):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{_variable(name)} ({name}) must be positive")
         scheme = urlsplit(self.redis_url).scheme
         if self.redis_url and scheme not in REDIS_SCHEMES:
             # Only the scheme is named: the rest of the URL may hold a password.
@@ -155,9 +152,5 @@ _LOWEST: dict[str, float] = {
     "health_interval": 0.05,
     "shutdown_timeout": 0,
 }
-
-
-def _variable(name: str) -> str:
-    """The environment variable that sets the field ``name``."""
-    field = next(f for f in dataclasses.fields(Settings) if f.name == name)
-    return env_names(field)[0]
+# Rates and durations that must be above zero, however small.
+_POSITIVE = ("rate_limit_per_minute", "rate_limit_log_window", "redis_timeout", "health_timeout")

@@ -21,9 +21,9 @@ from jarvis.config import (
     ByteSize,
     SettingsError,
     env_field,
-    env_names,
     load_config,
     size_text,
+    variables_of,
 )
 from jarvis.logline import LEVELS
 from jarvis.version import version_text
@@ -140,8 +140,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(ShipperSettings)}
 
 
 def _variables(name: str) -> str:
-    """The environment variables of a setting, the one that wins first."""
-    return " or ".join(reversed(env_names(_FIELDS[name])))
+    return variables_of(ShipperSettings, name)
 
 
 def _named(name: str) -> str:

@@ -8,12 +8,17 @@ For each file with a complete first line, in this order:
    least the acknowledged offset's worth of bytes, and the bytes of its highest anchor). A
    file failing that is another one on a reused inode, or rewritten in place (a registry
    offset beyond the end of the file is that case).
-2. **A copy** of an entry whose own file is gone (no file matched it in 1 and no reader
-   follows it): same head, on another inode, holding the bytes of the highest anchor it
-   is long enough for — beyond its first line, unless it is a gzip (a copy that is not
+2. **A copy** of an entry whose own file is gone (no file matched it in 1, nor at the
+   round before, and no reader follows it): same head, on another inode, holding the bytes
+   of the highest anchor it is long enough for, beyond its first line (a copy that is not
    taken for one only has its lines sent twice, under new ``_id``\\s; a file taken for a
-   copy that is not one would have lines skipped). Copy-truncate's copy, a gzip made by
-   someone else, a file whose device number changed all keep their identity that way.
+   copy that is not one would have lines skipped, and the real file read again as a new
+   one). A gzip is left alone otherwise, so the first line is enough there only for an
+   entry read no further than it. "Nor at the round before": a rename while the
+   directory is listed (the rotator shifting backups) can hide a file for one round, and
+   another file with its first line must not take its identity meanwhile; a copy waits
+   for that one round. Copy-truncate's copy, a gzip made by someone else, a file whose
+   device number changed all keep their identity that way.
    An entry of a version 1 registry (no inode, no anchor) goes to the first file with its
    head and at least its offset's worth of bytes, at the entry's path first.
 3. **Wait**: a plain backup that is a copy of a file still followed (copy-truncate seen
@@ -65,6 +70,8 @@ class FileMatcher:
     def __init__(self, registry: FileRegistry) -> None:
         self._registry = registry
         self._checks: dict[tuple[tuple[int, int, int, int], Anchor], Check] = {}
+        # Entries no file was found to be at the last round: their file may be gone.
+        self._missed: set[str] = set()
 
     async def match(self, candidates: Sequence[Candidate], followed: Collection[str]) -> Matches:
         """The registry entry of each candidate that is a file to follow (new entries are
@@ -103,6 +110,7 @@ class FileMatcher:
             if identified is not None:
                 found.append(Match(candidate, identified))
                 taken.add(identified.fingerprint)
+        self._missed = {p.fingerprint for p in self._registry if p.fingerprint not in taken}
         return Matches(found, unsure)
 
     async def _still_holds(self, candidate: Candidate, progress: FileProgress) -> bool:
@@ -127,6 +135,8 @@ class FileMatcher:
                 continue
             copied = await self._copied_up_to(candidate, progress)
             if copied is not None:
+                if progress.fingerprint not in self._missed:
+                    raise _Unsure(candidate.path)  # its own file may only be hidden this round
                 # Anchors past the copy's end are of the original only.
                 progress.keep_anchors_up_to(copied)
                 progress.dev, progress.ino = candidate.dev, candidate.ino
@@ -155,7 +165,9 @@ class FileMatcher:
             check = await self._check(candidate, anchor)
             if check is Check.TOO_SHORT:
                 continue
-            beyond_head = candidate.compressed or anchor.offset > candidate.head.length
+            beyond_head = anchor.offset > candidate.head.length or (
+                candidate.compressed and progress.anchors[-1].offset <= candidate.head.length
+            )
             return anchor.offset if check is Check.HOLDS and beyond_head else None
         return None
 

@@ -1,18 +1,23 @@
 """What one request costs with Jarvis's full middleware stack versus a bare aiohttp handler.
 
-Both servers serve the same trivial JSON handler, each in its own process; ``wrk`` (Debian
-package) loads them one after the other from a third process. The full stack adds the
-request-ID middleware and response hook, route metrics, JSON errors, and a JSON access-log line
-per request written by the background log writer to a file.
+Both servers answer the same small JSON route (``GET /ping``), each in its own process pinned
+to one core; ``wrk`` (Debian package), pinned to another core, loads them in turn — bare, ours,
+bare, ours — and the best run of each is kept. The full stack is what ``jarvis serve`` runs:
+request ID and response hook, client address, route metrics, JSON errors, shutdown tracking,
+rate limits enabled, and a JSON access-log line per request written to ``LOG_FILE`` by the
+background writer. After the load, ours is asked for ``event_loop_lag_seconds``: the longest
+the event loop stalled, to the histogram bucket.
 
-    python bench/server_overhead.py [--seconds 10] [--connections 32]
+    python bench/server_overhead.py [--seconds 5] [--rounds 3] [--connections 32] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import math
 import os
 import re
 import shutil
@@ -22,39 +27,73 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.comparison import Row
+
+ROW_NAME = "GET small JSON, full stack vs bare aiohttp"
+PEER_NAME = "bare aiohttp"
+GOAL = 0.85
+SERVER_CORE = 0
+LOAD_CORE = 1
 
 
 async def ping(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def serve(kind: str, port: int, log_dir: str) -> None:
-    if kind == "bare":
-        app = web.Application()
-        app.router.add_get("/ping", ping)
-        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-        return
+def jarvis_app(workdir: str) -> web.Application:
+    """The app ``jarvis serve`` runs (echo model, logs to a file only, rate limits on),
+    its logging configured; the caller stops the writer it returns via ``on_cleanup``."""
     from jarvis.app import create_app
-    from jarvis.logs.setup import configure_logging
+    from jarvis.logs.setup import configure_logging, unconfigure_logging
     from jarvis.settings import Settings
 
     settings = dataclasses.replace(
         Settings(),
         llm_provider="echo",
-        log_file=os.path.join(log_dir, "jarvis.jsonl"),
+        log_file=os.path.join(workdir, "jarvis.jsonl"),
         log_stdout=False,
-        memory_path=os.path.join(log_dir, "memory.sqlite3"),
-        rate_limit_enabled=False,
+        memory_path=os.path.join(workdir, "memory.sqlite3"),
+        rate_limit_enabled=True,
+        # Enabled and paid for by every chat, but never refusing one: refusals are not the
+        # cost being measured.
+        rate_limit_per_minute=1e12,
+        rate_limit_burst=10**12,
         log_queue_size=1_000_000,
     )
     writer = configure_logging(settings)
     app = create_app(settings, log_writer=writer)
+
+    async def stop_writer(app: web.Application) -> None:
+        unconfigure_logging(writer)
+
+    app.on_cleanup.append(stop_writer)
+    return app
+
+
+def serve(kind: str, port: int, workdir: str) -> None:
+    if kind == "bare":
+        app = web.Application()
+        app.router.add_get("/ping", ping)
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        return
+    app = jarvis_app(workdir)
     app.router.add_get("/ping", ping)
     # create_app wires the JSON access log itself.
-    web.run_app(app, host="127.0.0.1", port=port, print=None)
-    writer.stop()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, shutdown_timeout=1)
+
+
+def pinned(core: int) -> list[str]:
+    """The command prefix that keeps a process on ``core`` (nothing on a one-core machine)."""
+    if shutil.which("taskset") is None or len(os.sched_getaffinity(0)) < 2:
+        return []
+    return ["taskset", "-c", str(core)]
 
 
 def free_port() -> int:
@@ -63,51 +102,204 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def measure(kind: str, seconds: int, connections: int) -> tuple[float, str]:
+@dataclasses.dataclass(frozen=True)
+class ServerProcess:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far, all its threads, user and system."""
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def server_process(script: str, kind: str, ready_path: str = "/") -> Iterator[ServerProcess]:
+    """Run ``script --serve kind`` pinned to the server core; yield it once ``ready_path``
+    answers; terminate it on exit."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as log_dir:
+    with tempfile.TemporaryDirectory() as workdir:
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, "--port", str(port), "--log-dir", log_dir]
-        )
+            [*pinned(SERVER_CORE), sys.executable, script, "--serve", kind,
+             "--port", str(port), "--workdir", workdir],
+        )  # fmt: skip
         try:
-            url = f"http://127.0.0.1:{port}/ping"
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(url, timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            result = subprocess.run(
-                ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
+            url = f"http://127.0.0.1:{port}"
+            _wait_until_serving(url + ready_path, server)
+            yield ServerProcess(url, server.pid)
         finally:
             server.terminate()
-            server.wait(15)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", result.stdout)
-    return rps, p99.group(1) if p99 else "?"
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_until_serving(url: str, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if server.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with {server.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"no answer from {url} in 30 s")
+
+
+def loop_lag_bound(metrics_text: str) -> float:
+    """The upper bound of the lowest ``event_loop_lag_seconds`` bucket holding every sample:
+    the longest stall seen, to the bucket (``inf`` beyond the last bound, NaN when unexposed)."""
+    buckets = re.findall(
+        r'^event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', metrics_text, re.M
+    )
+    count = re.search(r"^event_loop_lag_seconds_count (\S+)$", metrics_text, re.M)
+    if not buckets or count is None:
+        return math.nan
+    total = float(count.group(1))
+    return min(float(le) for le, seen in buckets if float(seen) >= total)
+
+
+def loop_lag_of(url: str) -> float:
+    """The longest loop stall the server at ``url`` has seen, from its ``/metrics``."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+        return loop_lag_bound(response.read().decode())
+
+
+def loop_lag_text(bound: float) -> str:
+    if math.isnan(bound):
+        return "event_loop_lag_seconds not exposed"
+    if math.isinf(bound):
+        return "longest loop stall over the last bucket (2.5 s)"
+    return f"longest loop stall <= {bound * 1000:g} ms (event_loop_lag_seconds)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Load:
+    """What one load of a server got: ``count`` requests (or frames) in ``seconds``, for
+    ``cpu_seconds`` of the server's own CPU."""
+
+    count: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Throughput per second of the server's CPU: what other work on a shared core does
+        not change, where ``per_second`` drops when the server gets less of its core."""
+        return self.count / self.cpu_seconds if self.cpu_seconds else math.inf
+
+
+Drive = Callable[[str], tuple[int, float]]
+
+
+def load_in_turns(
+    bare: ServerProcess, ours: ServerProcess, rounds: int, drive: Drive
+) -> tuple[list[Load], list[Load]]:
+    """``drive`` (url → count, seconds) each server in turn, bare first, ``rounds`` times."""
+    loads: tuple[list[Load], list[Load]] = ([], [])
+    for _ in range(rounds):
+        for server, kept in zip((bare, ours), loads, strict=True):
+            cpu = server.cpu_seconds()
+            count, seconds = drive(server.url)
+            kept.append(Load(count, seconds, server.cpu_seconds() - cpu))
+    return loads
+
+
+def best(loads: list[Load]) -> Load:
+    """The least disturbed of the runs: on a shared machine noise only ever slows a run."""
+    return max(loads, key=lambda load: load.per_second)
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    row: Row
+    bare: Load
+    ours: Load
+    loop_lag_bound: float
+
+    def report(self, unit: str) -> str:
+        row = self.row
+        per_cpu = self.ours.per_cpu_second / self.bare.per_cpu_second
+        return "\n".join(
+            [
+                f"{row.peer_name:<24}: {row.peer:9.0f} {unit}/s  "
+                f"({self.bare.per_cpu_second:7.0f} per CPU-second of the server)",
+                f"{'Jarvis':<24}: {row.ours:9.0f} {unit}/s  "
+                f"({self.ours.per_cpu_second:7.0f} per CPU-second of the server)",
+                f"{'ours / peer':<24}: {row.ratio:9.2f}x  ({per_cpu:.2f}x per CPU-second; "
+                f"goal {row.goal}x: {'met' if row.met else 'NOT met'})",
+                f"{'added CPU per ' + unit:<24}: "
+                f"{1e6 / self.ours.per_cpu_second - 1e6 / self.bare.per_cpu_second:9.1f} µs",
+                loop_lag_text(self.loop_lag_bound),
+            ]
+        )
+
+
+def wrk(connections: int, seconds: float) -> Drive:
+    """Load ``/ping`` with ``wrk`` from the load core; every response must be a 2xx."""
+
+    def drive(url: str) -> tuple[int, float]:
+        result = subprocess.run(
+            [*pinned(LOAD_CORE), "wrk", "-t1", f"-c{connections}",
+             f"-d{max(1, round(seconds))}s", url + "/ping"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        failed = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", result.stdout)
+        if failed:
+            raise RuntimeError(f"{url}: {failed.group(1)} requests failed\n{result.stdout}")
+        done = re.search(r"(\d+) requests in ([\d.]+)(m?s)", result.stdout)
+        assert done is not None, result.stdout
+        elapsed = float(done.group(2)) / (1000 if done.group(3) == "ms" else 1)
+        return int(done.group(1)), elapsed
+
+    return drive
+
+
+def measure(seconds: float, rounds: int, connections: int) -> Measured:
+    """Alternate ``rounds`` loads of the bare server and ours; the best of each."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is needed: apt-get install wrk")
+    with (
+        server_process(__file__, "bare", "/ping") as bare,
+        server_process(__file__, "full", "/ping") as ours,
+    ):
+        bare_loads, our_loads = load_in_turns(bare, ours, rounds, wrk(connections, seconds))
+        bound = loop_lag_of(ours.url)
+    peer, mine = best(bare_loads), best(our_loads)
+    row = Row(ROW_NAME, "req/s", mine.per_second, peer.per_second, PEER_NAME, GOAL)
+    return Measured(row, peer, mine, bound)
+
+
+def run(quick: bool) -> list[Row]:
+    """The full stack's req/s beside bare aiohttp's; ``quick`` runs ~1 s each, once."""
+    if quick:
+        return [measure(1, 1, 32).row]
+    return [measure(5, 3, 32).row]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve", choices=("bare", "full"))
     parser.add_argument("--port", type=int)
-    parser.add_argument("--log-dir")
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workdir")
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="1 s, one round")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.log_dir)
+        serve(args.serve, args.port, args.workdir)
         return
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install wrk")
-    bare_rps, bare_p99 = measure("bare", args.seconds, args.connections)
-    full_rps, full_p99 = measure("full", args.seconds, args.connections)
-    print(f"bare aiohttp handler : {bare_rps:9.0f} req/s  p99 {bare_p99}")
-    print(f"full Jarvis stack    : {full_rps:9.0f} req/s  p99 {full_p99}")
-    print(f"full / bare          : {full_rps / bare_rps:9.2f}x throughput")
-    print(f"added cost / request : {1e6 / full_rps - 1e6 / bare_rps:9.1f} µs (one core)")
+    if args.quick:
+        args.seconds, args.rounds = 1, 1
+    print(measure(args.seconds, args.rounds, args.connections).report("request"))
 
 
 if __name__ == "__main__":

@@ -1,44 +1,78 @@
-"""jarvis-shipper's throughput and end-to-end delay, on this machine, against a real node.
+"""jarvis-shipper beside the ``_bulk`` ceiling and beside rsyslog, on one backlog, on one node.
 
-Side by side on the same backlog of seed-shaped lines:
-- raw: the documents bulk-indexed straight from memory by a bare client (the ceiling:
-  what Elasticsearch itself takes here), with the same batch size and concurrency;
-- shipper: ``python -m shipper`` reading the file, transforming, bulk-indexing, keeping
-  its registry; events/s from its start to its last acknowledgement.
-Then the delay from a line written to the file to it being searchable (no forced refresh),
-with the shipper caught up and idle.
+Rows (``run``):
+- shipper vs bare ``_bulk``: events/s of ``python -m shipper`` shipping a backlog file, from
+  its status port up (the interpreter's start left out) to its last acknowledgement, against
+  the same documents (the shipper's own, under the same ``_id`` and index) as pre-built NDJSON
+  bodies POSTed to ``_bulk`` with the same batch size and concurrency, timed from the first
+  request to the last answer: what Elasticsearch itself takes here. Goal 0.90.
+- shipper vs rsyslog: rsyslogd (imfile + mmjsonparse + omelasticsearch in bulk mode, its own
+  queue defaults) shipping the same file into an index of its own, from its start until
+  Elasticsearch has indexed every line. Goal 2.0.
+- shipper vs rsyslog tuned alike: the same, rsyslog given the shipper's batch size and as many
+  workers as the shipper has senders: what a C shipper does with the same tuning. Goal 1.0.
+- shipper peak RSS, 1M lines vs 10k (100k vs 10k with ``quick``): lower is better, goal 1.5.
+  The queues between stages are bounded, so memory must not grow with the backlog.
 
-    python bench/shipper_throughput.py [--lines 100000] [--samples 20]
+Elasticsearch runs on a core of its own, the shippers on the other (``cores_apart``), as a
+sidecar runs beside a node with cores of its own. Every index gets the shipper's template
+(same mappings, one shard). The runs of each round alternate their order (ceiling, shipper,
+rsyslog..., then the reverse), and the figure of each is its median over the rounds.
 
-Uses ``ELASTICSEARCH_URL`` if set, else starts ``docker/es-dev`` in a temp directory.
+    python -m bench --only shipper_throughput [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import orjson
-from elasticsearch import AsyncElasticsearch
+
+from bench.comparison import Row
+from bench.elasticsearch_node import (
+    delete_indices,
+    elasticsearch_pid,
+    elasticsearch_url,
+    request,
+)
+from bench.process_memory import peak_rss_mib
+from bench.rsyslog_peer import Tuning, ship_with_rsyslog
+from shipper.elastic import INDEX_PATTERN
+from shipper.file_progress import FileProgress
+from shipper.settings import ShipperSettings
+from shipper.sink.bulk_client import BULK_FILTER
+from shipper.sink.bulk_sink import bulk_body
+from shipper.sink.index_template import TEMPLATE_NAME, template_body
+from shipper.source.line_decoder import LineDecoder
+from shipper.transform import to_event
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+RSYSLOG_INDEX = "jarvis-logs-rsyslog"
+_DEFAULTS = ShipperSettings()
+BATCH = _DEFAULTS.batch_size
+SENDERS = _DEFAULTS.senders
+# A backlog like the one the issue measured, and rounds enough for a median.
+LINES, ROUNDS = 200_000, 3
+QUICK_LINES, QUICK_ROUNDS = 10_000, 1
+RSS_LINES = (10_000, 1_000_000)
+QUICK_RSS_LINES = (10_000, 100_000)
 
-BATCH = 2000
-SENDERS = 2
 
-
-def seed_line(number: int, marker: str) -> bytes:
+def seed_line(number: int) -> bytes:
+    """An access-log line as the server writes it."""
     record = {
         "timestamp": time.time(),
         "level": "INFO",
@@ -57,149 +91,265 @@ def seed_line(number: int, marker: str) -> bytes:
         "bytes": 512,
         "client": "127.0.0.1",
         "user_agent": "bench",
-        "marker": marker,
+        "marker": f"bench-{number}",
     }
     return orjson.dumps(record) + b"\n"
 
 
-@contextlib.contextmanager
-def elasticsearch(workdir: Path) -> Iterator[str]:
-    if os.environ.get("ELASTICSEARCH_URL"):
-        yield os.environ["ELASTICSEARCH_URL"]
-        return
-    from support.elasticsearch_node import ElasticsearchNode
-
-    with ElasticsearchNode(workdir / "es") as node:
-        yield node.url
+def write_backlog(path: Path, lines: int) -> None:
+    with path.open("wb") as backlog:
+        for start in range(0, lines, 10_000):
+            backlog.write(b"".join(seed_line(n) for n in range(start, min(lines, start + 10_000))))
 
 
-async def raw_bulk(url: str, lines: list[bytes]) -> float:
-    """Events/s of bare ``_bulk`` requests of the same documents, ``SENDERS`` at a time."""
-    client = AsyncElasticsearch(url, request_timeout=120)
-    bodies = []
-    for start in range(0, len(lines), BATCH):
-        action = b'{"create":{"_index":"bench-raw"}}\n'
-        bodies.append(b"".join(action + line for line in lines[start : start + BATCH]))
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-
-    async def sender() -> None:
-        while not queue.empty():
-            await client.bulk(operations=queue.get_nowait(), filter_path="errors")  # type: ignore[arg-type]
-
-    started = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(SENDERS)))
-    elapsed = time.perf_counter() - started
-    await client.indices.delete(index="bench-raw")
-    await client.close()
-    return len(lines) / elapsed
+# --- the ceiling: the shipper's documents, pre-built, POSTed to _bulk -------------------------
 
 
-async def metrics(port: int, session: aiohttp.ClientSession) -> dict[str, float]:
-    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
-        text = await response.text()
-    return {
-        name: float(value)
-        for name, value in (line.rsplit(" ", 1) for line in text.splitlines() if line[:1] != "#")
+def ceiling_bodies(backlog: Path) -> list[bytes]:
+    """The bodies the shipper would send for ``backlog``, ``BATCH`` events each."""
+    lines = LineDecoder(0, _DEFAULTS.max_line_bytes).feed(backlog.read_bytes())
+    # An identity of the shipper's length (a blake2b-128 hex digest), so the same _id sizes.
+    progress = FileProgress(uuid.uuid4().hex, str(backlog))
+    events = [to_event(line, progress, str(backlog), "bench") for line in lines]
+    return [bulk_body(events[start : start + BATCH]) for start in range(0, len(events), BATCH)]
+
+
+async def post_bodies(url: str, bodies: list[bytes]) -> float:
+    """Seconds to POST every body, ``SENDERS`` at a time, until the last answer."""
+    pending = list(reversed(bodies))
+    headers = {"Content-Type": "application/x-ndjson"}
+    async with aiohttp.ClientSession() as session:
+
+        async def sender() -> None:
+            while pending:
+                body = pending.pop()
+                async with session.post(
+                    f"{url}/_bulk?filter_path={BULK_FILTER}", data=body, headers=headers
+                ) as response:
+                    answer = await response.read()
+                if response.status != 200 or orjson.loads(answer).get("errors"):
+                    raise RuntimeError(f"bulk refused: {answer[:300]!r}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(SENDERS)))
+        return time.perf_counter() - started
+
+
+# --- the shipper, as it runs ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ShipperRun:
+    seconds: float
+    peak_rss_mib: float
+
+
+def ship_with_shipper(backlog: Path, lines: int, url: str, workdir: Path) -> ShipperRun:
+    """Run ``python -m shipper`` on ``backlog`` from a fresh state until every line is
+    acknowledged; its time from start and its peak memory."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    stderr = workdir / "shipper.err"
+    command = [sys.executable, "-m", "shipper", "--path", str(backlog), "--metrics-port", "0"]
+    command += ["--state-dir", str(workdir / "state"), "--elasticsearch-url", url]
+    # The backlog is shipped, not rotated (1M lines is past the default --rotate-size).
+    command += ["--rotate-size", "1000GiB"]
+    # Away from the repository, so that no config/shipper.toml and no SHIPPER_* changes it.
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SHIPPER_", "ELASTICSEARCH_")) and key != "LOG_FILE"
     }
+    environ["PYTHONPATH"] = str(ROOT)
+    with stderr.open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stderr=err, cwd=workdir, env=environ)
+    try:
+        port = _status_port(stderr, process)
+        # Timed from its status port up, as the ceiling from its first request: the
+        # interpreter's start is not shipping. What it shipped before is left out too.
+        ready, before = time.perf_counter(), _shipped(port)
+        deadline = started + 900
+        while _shipped(port) < lines:
+            if process.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError(f"the shipper stopped short: {stderr.read_text()[-2000:]}")
+            time.sleep(0.05)
+        seconds = (time.perf_counter() - ready) * lines / (lines - before)
+        return ShipperRun(seconds, peak_rss_mib(process.pid))
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
-def peak_memory_mib(pid: int) -> float:
-    """Peak resident memory of a process so far (Linux ``VmHWM``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def read_lines(path: Path) -> list[bytes]:
-    return path.read_bytes().splitlines()
-
-
-async def status_port(stderr: Path) -> int:
-    for _ in range(600):
-        for raw in await asyncio.to_thread(read_lines, stderr):
+def _status_port(stderr: Path, process: subprocess.Popen[bytes]) -> int:
+    for _ in range(1200):
+        for raw in stderr.read_bytes().splitlines():
             entry = orjson.loads(raw)
             if "status_port" in entry:
                 return int(entry["status_port"])
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the shipper did not start")
+        if process.poll() is not None:
+            raise RuntimeError(f"the shipper did not start: {stderr.read_text()[-2000:]}")
+        time.sleep(0.05)
+    raise RuntimeError("the shipper did not start in 60 s")
 
 
-async def search_delay(client: AsyncElasticsearch, log: Path, samples: int) -> list[float]:
-    """Seconds from a line appended to the file to a search finding it."""
-    delays = []
-    for _ in range(samples):
-        marker = uuid.uuid4().hex
-        with log.open("ab") as stream:
-            stream.write(seed_line(0, marker))
-        written = time.perf_counter()
-        while True:
-            response = await client.search(
-                index="jarvis-logs-*", size=0, query={"term": {"marker": marker}}
-            )
-            if response["hits"]["total"]["value"]:
-                delays.append(time.perf_counter() - written)
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)
-    return delays
+def _shipped(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("shipper_events_shipped_total "):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
-async def run(lines_count: int, samples: int, workdir: Path, url: str) -> None:
-    lines = [seed_line(n, f"bench-{n}") for n in range(lines_count)]
-    await raw_bulk(url, lines[: lines_count // 5])  # warm the JVM up before either run
-    raw_rate = await raw_bulk(url, lines)
-
-    log = workdir / "app.jsonl"
-    log.write_bytes(b"".join(lines))
-    backlog = log.stat().st_size
-    stderr = workdir / "shipper.err"
-    command = [sys.executable, "-m", "shipper", "--path", str(log), "--metrics-port", "0"]
-    command += ["--state-dir", str(workdir / "state"), "--elasticsearch-url", url]
-    command += ["--batch-size", str(BATCH), "--senders", str(SENDERS)]
-    client = AsyncElasticsearch(url)
-    with stderr.open("wb") as err:
-        started = time.perf_counter()
-        process = await asyncio.create_subprocess_exec(*command, stderr=err)
-    try:
-        port = await status_port(stderr)
-        async with aiohttp.ClientSession() as session:
-            shipped = 0.0
-            while shipped < lines_count:
-                await asyncio.sleep(0.05)
-                shipped = (await metrics(port, session))["shipper_events_shipped_total"]
-        shipper_rate = lines_count / (time.perf_counter() - started)
-        peak_rss = peak_memory_mib(process.pid)
-        delays = await search_delay(client, log, samples)
-    finally:
-        process.terminate()
-        await process.wait()
-        await client.options(ignore_status=404).indices.delete(index="jarvis-logs-*")
-        await client.close()
-
-    print(f"lines: {lines_count} ({backlog / lines_count:.0f} bytes each)")
-    print(f"raw _bulk from memory : {raw_rate:9.0f} events/s")
-    print(f"jarvis-shipper (file) : {shipper_rate:9.0f} events/s")
-    print(f"ratio shipper / raw   : {shipper_rate / raw_rate:9.2f}")
-    print(f"shipper peak RSS      : {peak_rss:9.0f} MiB (backlog {backlog >> 20} MiB)")
-    print(
-        f"written -> searchable : median {statistics.median(delays):.2f} s, "
-        f"max {max(delays):.2f} s over {len(delays)} lines (index refresh_interval 1 s)"
-    )
+# --- the comparison -------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=100_000)
-    parser.add_argument("--samples", type=int, default=20)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as temp:
+def run(quick: bool) -> list[Row]:
+    lines = QUICK_LINES if quick else LINES
+    rounds = QUICK_ROUNDS if quick else ROUNDS
+    url = elasticsearch_url()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-shipper-") as temp,
+        cores_apart(elasticsearch_pid()),
+    ):
         workdir = Path(temp)
-        with elasticsearch(workdir) as url:
-            asyncio.run(run(args.lines, args.samples, workdir, url))
+        request("PUT", f"{url}/_index_template/{TEMPLATE_NAME}", template_body())
+        rates = _rates(url, workdir, lines, rounds)
+        memory = [_peak_rss(url, workdir, count) for count in _rss_lines(quick)]
+    small, large = _rss_lines(quick)
+    shipper = statistics.median(rates["shipper"])
+    return [
+        Row(
+            f"shipper vs bare _bulk ({lines:,} lines, batch {BATCH}, {SENDERS} senders)",
+            "events/s",
+            shipper,
+            statistics.median(rates["ceiling"]),
+            "_bulk of pre-built bodies",
+            0.90,
+        ),
+        Row(
+            "shipper vs rsyslog (imfile+mmjsonparse+omelasticsearch bulk, its defaults)",
+            "events/s",
+            shipper,
+            statistics.median(rates["rsyslog"]),
+            "rsyslog 8",
+            2.0,
+        ),
+        Row(
+            f"shipper vs rsyslog tuned alike (batch {BATCH}, {SENDERS} workers)",
+            "events/s",
+            shipper,
+            statistics.median(rates["rsyslog_tuned"]),
+            "rsyslog 8",
+            1.0,
+        ),
+        Row(
+            f"shipper peak RSS, {large:,} vs {small:,} lines",
+            "MiB",
+            memory[1],
+            memory[0],
+            f"itself at {small:,} lines",
+            1.5,
+            higher_is_better=False,
+        ),
+    ]
+
+
+def _rss_lines(quick: bool) -> tuple[int, int]:
+    return QUICK_RSS_LINES if quick else RSS_LINES
+
+
+def _rates(url: str, workdir: Path, lines: int, rounds: int) -> dict[str, list[float]]:
+    backlog = workdir / "backlog.jsonl"
+    write_backlog(backlog, lines)
+    bodies = ceiling_bodies(backlog)
+    # Warm the JVM up (JIT, the first index's creation) before anything is timed.
+    asyncio.run(post_bodies(url, bodies[: max(1, len(bodies) // 4)]))
+    delete_indices(url, INDEX_PATTERN)
+
+    def ceiling() -> float:
+        return asyncio.run(post_bodies(url, bodies))
+
+    def shipper() -> float:
+        return ship_with_shipper(
+            backlog, lines, url, workdir / f"shipper-{uuid.uuid4().hex}"
+        ).seconds
+
+    def rsyslog(tuning: Tuning) -> Callable[[], float]:
+        def timed() -> float:
+            where = workdir / "rsyslog"
+            shipped = ship_with_rsyslog(backlog, lines, url, RSYSLOG_INDEX, where, tuning)
+            _note(f"rsyslog {tuning}: peak RSS {shipped.peak_rss_mib:.0f} MiB")
+            return shipped.seconds
+
+        return timed
+
+    contenders: dict[str, Callable[[], float]] = {
+        "ceiling": ceiling,
+        "shipper": shipper,
+        "rsyslog": rsyslog(Tuning()),
+        "rsyslog_tuned": rsyslog(Tuning(batch=BATCH, workers=SENDERS)),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for number in range(rounds):
+        for name in _alternating(list(contenders), number):
+            seconds = contenders[name]()
+            delete_indices(url, INDEX_PATTERN)
+            rates[name].append(lines / seconds)
+            _note(f"round {number + 1}: {name:14s} {lines / seconds:8.0f} events/s")
+    return rates
+
+
+@contextlib.contextmanager
+def cores_apart(elasticsearch: int | None) -> Iterator[None]:
+    """Elasticsearch on the last core, every shipper (ours, the ceiling's client, rsyslog) on
+    the others, as a sidecar runs beside a node that has cores of its own: on two shared cores
+    each shipper's CPU would be taken from the node it is measured against."""
+    cores = sorted(os.sched_getaffinity(0))
+    if elasticsearch is None or len(cores) < 2:
+        _note("Elasticsearch and the shippers share the cores (not started here, or one core)")
+        yield
+        return
+    node_core, shipper_cores = cores[-1], set(cores[:-1])
+    subprocess.run(
+        ["taskset", "-a", "-cp", str(node_core), str(elasticsearch)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    os.sched_setaffinity(0, shipper_cores)
+    _note(f"Elasticsearch on core {node_core}, the shippers on {sorted(shipper_cores)}")
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)
+        subprocess.run(
+            ["taskset", "-a", "-cp", ",".join(map(str, cores)), str(elasticsearch)],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+def _alternating(names: list[str], number: int) -> Iterator[str]:
+    return iter(names if number % 2 == 0 else names[::-1])
+
+
+def _peak_rss(url: str, workdir: Path, lines: int) -> float:
+    backlog = workdir / f"backlog-{lines}.jsonl"
+    write_backlog(backlog, lines)
+    try:
+        shipped = ship_with_shipper(backlog, lines, url, workdir / f"rss-{lines}")
+    finally:
+        delete_indices(url, INDEX_PATTERN)
+        backlog.unlink()
+    _note(
+        f"shipper, {lines:,} lines: peak RSS {shipped.peak_rss_mib:.0f} MiB,"
+        f" {lines / shipped.seconds:.0f} events/s"
+    )
+    return shipped.peak_rss_mib
+
+
+def _note(text: str) -> None:
+    print(f"  shipper_throughput: {text}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit("run it as: python -m bench --only shipper_throughput [--quick]")

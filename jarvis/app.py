@@ -17,6 +17,7 @@ from jarvis.llm.base import LLMClient
 from jarvis.llm.factory import create_llm_client
 from jarvis.logline import ACTION, Action
 from jarvis.logs.writer import LogWriter
+from jarvis.loop_lag import loop_lag_sampler
 from jarvis.memory import ConversationMemory
 from jarvis.memory.redis_store import RedisMemory
 from jarvis.memory.sqlite_store import SqliteMemory
@@ -75,6 +76,7 @@ def create_app(
         app[LOG_WRITER] = log_writer
     app.on_response_prepare.append(request_id_response_hook(settings.request_id_header))
     app.on_response_prepare.append(remember_started_response)
+    app.cleanup_ctx.append(loop_lag_sampler(metrics.event_loop_lag_seconds))
     app.cleanup_ctx.append(_dependencies(settings, metrics, log_writer, llm, redis))
     # The grace period starts first: closing the WebSockets may take a while.
     app.on_shutdown.append(in_flight.on_shutdown)

@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jarvis.config import ByteSize, SettingsError, env_field, load_config, variables_of
+from jarvis.config import (
+    ByteSize,
+    InvalidSetting,
+    Resolved,
+    SettingsError,
+    env_field,
+    resolve_config,
+)
 from jarvis.logline import LEVELS
+from jarvis.logs.console import AUTO, LOG_FORMATS
 
 DEFAULT_CONFIG_FILE = Path("config/jarvis.toml")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -31,6 +39,9 @@ class Settings:
     log_level: str = env_field("LOG_LEVEL", default="INFO")
     log_file: str = env_field("LOG_FILE", default="")
     log_stdout: bool = env_field("LOG_STDOUT", default=True)
+    # Stdout's lines: json, console (for people) or auto (console on a terminal); LOG_FILE's
+    # are always JSON.
+    log_format: str = env_field("LOG_FORMAT", default=AUTO)
     # Chat texts are personal data: only their lengths are logged unless this is on.
     log_chat_content: bool = env_field("LOG_CHAT_CONTENT", default=False)
     log_queue_size: int = env_field("LOG_QUEUE_SIZE", default=10_000)
@@ -77,31 +88,27 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.llm_provider not in ("ollama", "echo"):
-            raise SettingsError(f"JARVIS_LLM must be 'ollama' or 'echo', not {self.llm_provider!r}")
+            raise InvalidSetting("llm_provider", "must be 'ollama' or 'echo'")
         if self.log_level.upper() not in LEVELS:
-            raise SettingsError(f"LOG_LEVEL {self.log_level!r} is not a logging level")
+            raise InvalidSetting("log_level", f"must be a logging level ({', '.join(LEVELS)})")
+        if self.log_format.lower() not in LOG_FORMATS:
+            raise InvalidSetting("log_format", "must be 'json', 'console' or 'auto'")
         if not 0 < self.port < 65536:
-            raise SettingsError(f"JARVIS_PORT {self.port} is not a TCP port")
+            raise InvalidSetting("port", "must be a TCP port, 1 to 65535")
         for name, lowest in _LOWEST.items():
             if getattr(self, name) < lowest:
-                raise SettingsError(
-                    f"{variables_of(Settings, name)} ({name}) must be at least {lowest:g},"
-                    f" not {getattr(self, name)!r}"
-                )
+                raise InvalidSetting(name, f"must be at least {lowest:g}")
         for name in _POSITIVE:
             if getattr(self, name) <= 0:
-                raise SettingsError(f"{variables_of(Settings, name)} ({name}) must be positive")
+                raise InvalidSetting(name, "must be more than 0")
         if self.rate_limit_address_factor < 1:
-            raise SettingsError(
-                "RATE_LIMIT_ADDRESS_FACTOR must be at least 1: an address's budget covers at"
-                " least one user's"
+            raise InvalidSetting(
+                "rate_limit_address_factor",
+                "must be at least 1: an address's budget covers at least one user's",
             )
         scheme = urlsplit(self.redis_url).scheme
         if self.redis_url and scheme not in REDIS_SCHEMES:
-            # Only the scheme is named: the rest of the URL may hold a password.
-            raise SettingsError(
-                f"REDIS_URL must start with redis://, rediss:// or unix:// (not {scheme or '?'}:)"
-            )
+            raise InvalidSetting("redis_url", "must start with redis://, rediss:// or unix://")
 
     @classmethod
     def load(
@@ -112,19 +119,30 @@ class Settings:
     ) -> Settings:
         """Build the settings from file, environment and overrides (``None`` ones ignored).
 
-        The file is ``config_file`` (``--config``), which must exist; else ``$JARVIS_CONFIG``,
-        else ``config/jarvis.toml``, either read only when it exists.
+        The file is ``config_file`` (``--config``), else ``$JARVIS_CONFIG``, either of which
+        must exist; else ``config/jarvis.toml`` when it exists.
         """
+        return cls.resolve(config_file, environ, **overrides).settings
+
+    @classmethod
+    def resolve(
+        cls,
+        config_file: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Resolved[Settings]:
+        """What ``load`` builds, with where each value came from."""
         environ = os.environ if environ is None else environ
-        default_file = Path(environ.get("JARVIS_CONFIG") or DEFAULT_CONFIG_FILE)
-        return load_config(
+        named_by = "--config" if config_file else "JARVIS_CONFIG"
+        return resolve_config(
             cls,
             section="server",
-            config_file=config_file or None,
-            default_file=default_file,
+            config_file=config_file or environ.get("JARVIS_CONFIG") or None,
+            default_file=DEFAULT_CONFIG_FILE,
             environ=environ,
             overrides=overrides,
             option_names=OPTION_NAMES,
+            config_named_by=named_by,
         )
 
 

@@ -1,18 +1,15 @@
-"""``jarvis-shipper``: run the log-shipping sidecar until SIGTERM or SIGINT."""
+"""``jarvis-shipper``: run the log-shipping sidecar until SIGTERM or SIGINT;
+``jarvis-shipper check``: test its configuration, Elasticsearch and paths, then exit."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-import sys
 from collections.abc import Sequence
 
-from shipper.own_logs import configure_logging
-from shipper.pipeline import Pipeline
-from shipper.registry import RegistryUnreadable
-from shipper.settings import SettingsError, ShipperSettings, load_settings
-from shipper.status_server import StatusPortUnavailable
+from jarvis.command_line import fail
+from shipper.settings import SettingsError, ShipperSettings, build_parser, settings_from
 
 log = logging.getLogger("shipper.cli")
 
@@ -23,10 +20,10 @@ async def serve(settings: ShipperSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    # The sink owns retries (only failed items, forever); the client must not add its own.
-    client = settings.elasticsearch.create_client(
-        max_retries=0, retry_on_timeout=False, retry_on_status=()
-    )
+    from shipper.pipeline import Pipeline
+    from shipper.sink.bulk_client import BulkClient
+
+    client = BulkClient(settings.elasticsearch)
     try:
         await Pipeline(settings, client).run(stop)
     finally:
@@ -35,12 +32,21 @@ async def serve(settings: ShipperSettings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
+    args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(argv)
+        settings = settings_from(args)
     except SettingsError as error:
         # One line, naming the option, variable or file key to fix.
-        print("jarvis-shipper:", " ".join(str(error).splitlines()), file=sys.stderr)
-        return 2
+        return fail("jarvis-shipper", str(error))
+    # The rest is imported only now: --help and a wrong option answer without loading it.
+    if args.command == "check":
+        from shipper.check import run_check
+
+        return run_check(settings)
+    from shipper.own_logs import configure_logging
+    from shipper.registry import RegistryUnreadable
+    from shipper.status_server import StatusPortUnavailable
+
     configure_logging(settings.log_level)
     try:
         asyncio.run(serve(settings))

@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from jarvis.config import SettingsError, env_field, load_config
+from jarvis.config import InvalidSetting, Resolved, env_field, resolve_config
 
 if TYPE_CHECKING:
     from elasticsearch import AsyncElasticsearch
 
 INDEX_PREFIX = "jarvis-logs-"
 INDEX_PATTERN = INDEX_PREFIX + "*"
+# One spelling of each option in every command (``--es-url`` is still accepted, unlisted).
+URL_OPTION = "--elasticsearch-url"
+URL_OPTION_ALIASES = ("--es-url",)
+OPTION_NAMES = {"url": URL_OPTION}
 
 
 def index_for(epoch_seconds: float) -> str:
@@ -32,20 +36,27 @@ class ElasticsearchSettings:
     # One node, or several separated by commas: requests go round the live ones.
     url: str = env_field("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
     username: str = env_field("ELASTICSEARCH_USERNAME", default="")
-    password: str = env_field("ELASTICSEARCH_PASSWORD", default="")
-    api_key: str = env_field("ELASTICSEARCH_API_KEY", default="")
+    password: str = env_field("ELASTICSEARCH_PASSWORD", default="", secret=True)
+    api_key: str = env_field("ELASTICSEARCH_API_KEY", default="", secret=True)
     ca_certs: str = env_field("ELASTICSEARCH_CA_CERTS", default="")
     verify_certs: bool = env_field("ELASTICSEARCH_VERIFY_CERTS", default=True)
     request_timeout: float = env_field("ELASTICSEARCH_TIMEOUT", default=30.0)
 
     def __post_init__(self) -> None:
+        # What the client would refuse, or fail on, only once the shipper has started.
         for node in self.urls:
-            parts = urlsplit(node)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise SettingsError(
-                    f"ELASTICSEARCH_URL: {display_url(node)!r} is not a node URL such as "
-                    "http://127.0.0.1:9200 (several are separated by commas)"
+            if not _is_node_url(node):
+                raise InvalidSetting(
+                    "url",
+                    "must be node URLs such as http://127.0.0.1:9200 (several separated by commas)",
                 )
+        if self.ca_certs:
+            if not os.path.isfile(self.ca_certs):
+                raise InvalidSetting("ca_certs", "must name a file of CA certificates (PEM)")
+            if any(urlsplit(node).scheme != "https" for node in self.urls):
+                raise InvalidSetting("ca_certs", "needs https:// node URLs")
+        if self.request_timeout <= 0:
+            raise InvalidSetting("request_timeout", "must be more than 0 seconds")
 
     @property
     def urls(self) -> list[str]:
@@ -65,25 +76,46 @@ class ElasticsearchSettings:
         *,
         default_file: Path | None = None,
         overrides: Mapping[str, object] | None = None,
-        option_names: Mapping[str, str] | None = None,
+        config_named_by: str = "--config",
     ) -> ElasticsearchSettings:
         """Defaults < ``[elasticsearch]`` of the config file < environment < ``overrides``
         (``None`` ones ignored); an invalid value raises SettingsError naming it."""
-        return load_config(
+        return cls.resolve(
+            config_file,
+            environ,
+            default_file=default_file,
+            overrides=overrides,
+            config_named_by=config_named_by,
+        ).settings
+
+    @classmethod
+    def resolve(
+        cls,
+        config_file: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        *,
+        default_file: Path | None = None,
+        overrides: Mapping[str, object] | None = None,
+        config_named_by: str = "--config",
+    ) -> Resolved[ElasticsearchSettings]:
+        """What ``load`` builds, with where each value came from."""
+        return resolve_config(
             cls,
             section="elasticsearch",
             config_file=config_file,
             default_file=default_file,
             environ=os.environ if environ is None else environ,
             overrides=overrides,
-            option_names=option_names,
+            option_names=OPTION_NAMES,
+            config_named_by=config_named_by,
         )
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: object
     ) -> ElasticsearchSettings:
-        """Read ``ELASTICSEARCH_*`` variables, no config file; ``None`` overrides are ignored."""
+        """Read ``ELASTICSEARCH_*`` variables, no config file; ``None`` overrides are ignored
+        (``url`` is the ``--elasticsearch-url`` option)."""
         return cls.load(None, environ, overrides=overrides)
 
     def create_client(self, **kwargs: object) -> AsyncElasticsearch:
@@ -107,6 +139,16 @@ class ElasticsearchSettings:
         # Keep secrets out of logs and tracebacks.
         auth = "yes" if self.username or self.api_key else "no"
         return f"ElasticsearchSettings(url={self.shown_url!r}, auth={auth})"
+
+
+def _is_node_url(node: str) -> bool:
+    """``http(s)://host[:port][/path]``, the port (if any) a TCP port."""
+    parts = urlsplit(node)
+    try:
+        parts.port  # noqa: B018 - parsed on access: a port out of range is a ValueError
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def display_url(url: str) -> str:

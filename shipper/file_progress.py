@@ -49,9 +49,10 @@ class FileProgress:
         if self.read < 0:
             self.read = self.acked
 
-    def track(self, start: int, end: int) -> None:
-        """Record that the line at [start, end) was handed downstream."""
-        self._pending.append([start, end, time.monotonic()])
+    def track(self, start: int, end: int, read_at: float | None = None) -> None:
+        """Record that the line at [start, end) was handed downstream (``read_at``, a
+        ``time.monotonic()``: now by default; lines read together share one)."""
+        self._pending.append([start, end, time.monotonic() if read_at is None else read_at])
         self.read = end
 
     def skip(self, start: int, end: int) -> None:

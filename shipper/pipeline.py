@@ -19,16 +19,16 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
-
 from shipper.acknowledgements import Acknowledgements
 from shipper.batcher import Batcher, BatchQueue, IdleSenders
 from shipper.disk_health import REGISTRY, DiskHealth
 from shipper.event import END_OF_STREAM, EventQueue
 from shipper.metrics import ShipperMetrics
+from shipper.progress import ProgressReporter
 from shipper.registry import FileRegistry
 from shipper.rotator import Rotator
 from shipper.settings import ShipperSettings
+from shipper.sink.bulk_client import BulkClient
 from shipper.sink.bulk_sink import BulkSink, RetryPolicy
 from shipper.sink.dead_letter import DeadLetterFile
 from shipper.source.tailer import LineQueue, Tailer
@@ -42,7 +42,7 @@ class Pipeline:
     def __init__(
         self,
         settings: ShipperSettings,
-        client: AsyncElasticsearch,
+        client: BulkClient,
         metrics: ShipperMetrics | None = None,
     ) -> None:
         self.settings = settings
@@ -100,6 +100,7 @@ class Pipeline:
             disk=self.disk,
         )
         self.status = ShipperStatus(self.metrics, self.registry, self.sink, self.rotator, self.disk)
+        self.progress = ProgressReporter(self.metrics, self.registry, settings.progress_interval)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Ship until ``stop`` is set, then drain for at most ``shutdown_timeout`` and save."""
@@ -126,7 +127,8 @@ class Pipeline:
             asyncio.create_task(self.sink.run(), name="sink"),
         ]
         saver = asyncio.create_task(self.acknowledgements.run(), name="registry")
-        everything = [*sources, *downstream, saver]
+        progress = asyncio.create_task(self.progress.run(), name="progress")
+        everything = [*sources, *downstream, saver, progress]
         stopped = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait(

@@ -17,8 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jarvis.command_line import OneLineErrorParser
 from jarvis.config import (
     ByteSize,
+    InvalidSetting,
     SettingsError,
     env_field,
     load_config,
@@ -27,6 +29,7 @@ from jarvis.config import (
 )
 from jarvis.logline import LEVELS
 from jarvis.version import version_text
+from shipper import elastic
 from shipper.elastic import ElasticsearchSettings
 from shipper.sink.dead_letter import DEFAULT_KEEP as DEAD_LETTER_KEEP
 from shipper.sink.dead_letter import DEFAULT_MAX_BYTES as DEAD_LETTER_MAX_BYTES
@@ -67,6 +70,8 @@ class ShipperSettings:
     metrics_port: int = env_field("SHIPPER_METRICS_PORT", default=9108)
     host_name: str = env_field("SHIPPER_HOST_NAME", default_factory=socket.gethostname)
     log_level: str = env_field("SHIPPER_LOG_LEVEL", default="INFO")
+    # While busy, a progress line this often (shipper/progress.py).
+    progress_interval: float = env_field("SHIPPER_PROGRESS_INTERVAL", default=10.0)
     # Not a [shipper] key: read from [elasticsearch] and ELASTICSEARCH_*, as jarvis-logs does.
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
 
@@ -83,20 +88,20 @@ class ShipperSettings:
             "poll_interval",
             "retry_initial",
             "retry_max",
+            "progress_interval",
         )
         for name in positive:
             if getattr(self, name) <= 0:
-                raise SettingsError(f"{_named(name)} must be positive")
+                raise InvalidSetting(name, "must be more than 0")
         for name in ("keep", "dead_letter_keep"):
             if getattr(self, name) < 0:
-                raise SettingsError(f"{_named(name)} must be zero or more")
+                raise InvalidSetting(name, "must be 0 or more")
         if self.senders < 1:
-            raise SettingsError(f"{_named('senders')} must be at least 1")
+            raise InvalidSetting("senders", "must be at least 1")
         if not 0 <= self.metrics_port <= 65535:
-            raise SettingsError(f"{_named('metrics_port')} must be a TCP port (0 picks a free one)")
+            raise InvalidSetting("metrics_port", "must be a TCP port (0 picks a free one)")
         if self.log_level.upper() not in LEVELS:
-            levels = ", ".join(LEVELS)
-            raise SettingsError(f"{_named('log_level')} must be one of {levels}")
+            raise InvalidSetting("log_level", f"must be one of {', '.join(LEVELS)}")
 
     @property
     def dead_letter_path(self) -> Path:
@@ -132,28 +137,33 @@ _HELP = {
     "metrics_port": "0 picks a free port",
     "host_name": "host.name of every event",
     "log_level": "level of the shipper's own logs",
+    "progress_interval": "while busy, log progress every this many seconds",
 }
 # The command-line option of each setting, named in error messages.
 OPTION_NAMES = {name: "--" + name.replace("_", "-") for name in _HELP}
-_ELASTICSEARCH_OPTION_NAMES = {"url": "--elasticsearch-url"}
 _FIELDS = {f.name: f for f in dataclasses.fields(ShipperSettings)}
+COMMANDS = ("run", "check")
 
 
 def _variables(name: str) -> str:
     return variables_of(ShipperSettings, name)
 
 
-def _named(name: str) -> str:
-    return f"{name} ({OPTION_NAMES[name]}, {_variables(name)})"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``jarvis-shipper``; every option also has an environment variable."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="jarvis-shipper",
         description="Tail the Jarvis JSONL logs, rotate them, and index them into Elasticsearch.",
     )
     parser.add_argument("--version", action="version", version=version_text("jarvis-shipper"))
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=COMMANDS,
+        default="run",
+        help="run: ship until stopped (the default); check: test the configuration, "
+        "Elasticsearch and the paths, one line each, then exit (0: all ok, 2: not)",
+    )
     parser.add_argument(
         "--config",
         metavar="PATH",
@@ -174,11 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
         " config file."
     )
     parser.add_argument(
-        _ELASTICSEARCH_OPTION_NAMES["url"],
+        elastic.URL_OPTION,
         dest="elasticsearch_url",
         metavar="URL",
-        help="[ELASTICSEARCH_URL]",
+        help="node URL, or several separated by commas [ELASTICSEARCH_URL]",
     )
+    for alias in elastic.URL_OPTION_ALIASES:
+        parser.add_argument(alias, dest="elasticsearch_url", help=argparse.SUPPRESS)
     return parser
 
 
@@ -187,15 +199,22 @@ def load_settings(
 ) -> ShipperSettings:
     """Defaults < config file < environment < ``argv``; an invalid value raises SettingsError
     naming the option, variable or file key it came from."""
+    return settings_from(build_parser().parse_args(argv), environ)
+
+
+def settings_from(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> ShipperSettings:
+    """The settings, given the parsed command line (``load_settings``)."""
     env = os.environ if environ is None else environ
-    args = build_parser().parse_args(argv)
     config_file = args.config or env.get("SHIPPER_CONFIG") or None
+    named_by = "--config" if args.config else "SHIPPER_CONFIG"
     elasticsearch = ElasticsearchSettings.load(
         config_file,
         env,
         default_file=DEFAULT_CONFIG_FILE,
         overrides={"url": args.elasticsearch_url},
-        option_names=_ELASTICSEARCH_OPTION_NAMES,
+        config_named_by=named_by,
     )
     settings = load_config(
         ShipperSettings,
@@ -205,6 +224,7 @@ def load_settings(
         environ=env,
         overrides={name: getattr(args, name) for name in _HELP},
         option_names=OPTION_NAMES,
+        config_named_by=named_by,
     )
     # Absolute, so that ``log.file.path`` in Elasticsearch names the file unambiguously.
     path = os.path.abspath(settings.path)

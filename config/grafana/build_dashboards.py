@@ -1,9 +1,13 @@
-"""Build the Grafana dashboards of the Jarvis stack as JSON, from code (grafanalib).
+"""Build the Grafana dashboards of the Jarvis stack as JSON, from code (grafana-foundation-sdk).
 
 Run ``python config/grafana/build_dashboards.py`` after editing this file and commit the JSON it
 writes to ``config/grafana/dashboards/``; ``tests/ops/test_dashboards_built.py`` fails while the
-committed JSON differs from what this produces, and ``tests/ops/test_dashboards_live.py`` runs
-every query against a real Prometheus scraping a real server.
+committed JSON differs from what this produces or holds anything Grafana's dashboard model does
+not know, and ``tests/ops/test_dashboards_live.py`` runs every query against a real Prometheus
+scraping a real server.
+
+The SDK's flavour (its version after the ``!``, pinned in setup.cfg) is the Grafana version
+whose dashboard model it writes: the grafana image in docker/docker-compose.yml.
 
 Queries use Grafana's ``$__rate_interval`` (rates) and ``$__range`` (the dashboard's time range).
 """
@@ -16,35 +20,48 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import attr
-from grafanalib._gen import DashboardEncoder
-from grafanalib.core import (
+from grafana_foundation_sdk.builders import common, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import dashboard as builders
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.variants import Dataquery
+from grafana_foundation_sdk.models.common import (
+    BigValueColorMode,
+    BigValueGraphMode,
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    TooltipDisplayMode,
+)
+from grafana_foundation_sdk.models.dashboard import (
     Dashboard,
+    DataSourceRef,
     GridPos,
-    Panel,
-    Stat,
-    Target,
-    Time,
-    TimeSeries,
+    Threshold,
+    ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
 )
 
 DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
 # The provisioned datasource (provisioning/datasources/prometheus.yml) has this fixed uid.
-DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
 GRID_WIDTH = 24
 
+Panel = timeseries.Panel | stat.Panel
+
 UP_DOWN = [
-    {
-        "type": "value",
-        "options": {
-            "0": {"text": "DOWN", "color": "red", "index": 0},
-            "1": {"text": "UP", "color": "green", "index": 1},
+    ValueMap(
+        options={
+            "0": ValueMappingResult(text="DOWN", color="red", index=0),
+            "1": ValueMappingResult(text="UP", color="green", index=1),
         },
-    }
+    )
 ]
-# Grafana threshold steps: the first one (value null) is the base colour.
-RED_WHEN_BELOW_ONE = [{"color": "red", "value": None}, {"color": "green", "value": 1}]
-ALWAYS_GREEN = [{"color": "green", "value": None}]
+# Grafana takes a threshold list's first step as the base colour, whatever its value (it
+# reads it as -Infinity); 0 stands in for the null Grafana itself would write there.
+RED_WHEN_BELOW_ONE = [Threshold(value=0, color="red"), Threshold(value=1, color="green")]
+ALWAYS_GREEN = [Threshold(value=0, color="green")]
 
 
 @dataclass(frozen=True)
@@ -53,49 +70,68 @@ class Query:
     legend: str = ""
 
 
-def _targets(queries: Sequence[Query]) -> list[Target]:
+def _targets(queries: Sequence[Query]) -> list[Builder[Dataquery]]:
     return [
-        Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i), datasource=DATASOURCE)
+        prometheus.Dataquery()
+        .expr(q.expr)
+        .legend_format(q.legend)
+        .ref_id(chr(ord("A") + i))
+        .datasource(DATASOURCE)
         for i, q in enumerate(queries)
     ]
 
 
-def graph(title: str, queries: Sequence[Query], unit: str, description: str = "") -> TimeSeries:
+def _thresholds(steps: list[Threshold]) -> builders.ThresholdsConfig:
+    return builders.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def graph(title: str, queries: Sequence[Query], unit: str, description: str = "") -> Panel:
     """A time series panel; its size and place are set by ``layout``."""
-    return TimeSeries(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_targets(queries),
-        unit=unit,
-        thresholds=ALWAYS_GREEN,
-        legendDisplayMode="table",
-        legendCalcs=["lastNotNull", "max"],
-        tooltipMode="multi",
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .datasource(DATASOURCE)
+        .targets(_targets(queries))
+        .unit(unit)
+        .thresholds(_thresholds(ALWAYS_GREEN))
+        # Set, not left to Grafana's default: the model gives every time series panel a
+        # custom field config, and a panel without one would not re-encode to itself.
+        .fill_opacity(10)
+        .legend(
+            common.VizLegendOptions()
+            .display_mode(LegendDisplayMode.TABLE)
+            .placement(LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["lastNotNull", "max"])
+        )
+        .tooltip(common.VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.NONE))
     )
+    return panel.description(description) if description else panel
 
 
-def stat(
+def stat_panel(
     title: str,
     query: Query,
     unit: str,
     description: str = "",
-    mappings: list[dict] | None = None,
-    thresholds: list[dict] | None = None,
-) -> Stat:
+    mappings: list[ValueMap] | None = None,
+    thresholds: list[Threshold] | None = None,
+) -> Panel:
     """A single-value panel showing the query's last value."""
-    return Stat(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_targets([query]),
-        format=unit,
-        reduceCalc="lastNotNull",
-        noValue="No data",
-        graphMode="area" if mappings is None else "none",
-        mappings=mappings or [],
-        thresholds=thresholds or ALWAYS_GREEN,
+    panel = (
+        stat.Panel()
+        .title(title)
+        .datasource(DATASOURCE)
+        .targets(_targets([query]))
+        .unit(unit)
+        .no_value("No data")
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False).fields(""))
+        .color_mode(BigValueColorMode.VALUE)
+        .graph_mode(BigValueGraphMode.AREA if mappings is None else BigValueGraphMode.NONE)
+        .mappings(list(mappings or []))
+        .thresholds(_thresholds(thresholds or ALWAYS_GREEN))
     )
+    return panel.description(description) if description else panel
 
 
 def quantiles(histogram: str, by: str = "", qs: Iterable[float] = (0.5, 0.95, 0.99)) -> list[Query]:
@@ -118,32 +154,32 @@ def per_minute(counter: str, by: str, legend: str) -> Query:
 
 
 def layout(rows: Sequence[Sequence[Panel]], heights: Sequence[int]) -> list[Panel]:
-    """Place each row's panels side by side at equal width, rows stacked top to bottom."""
+    """Place each row's panels side by side at equal width, rows stacked top to bottom, and
+    number them in reading order."""
     placed: list[Panel] = []
     y = 0
     for row, height in zip(rows, heights, strict=True):
         width = GRID_WIDTH // len(row)
         for i, panel in enumerate(row):
-            placed.append(attr.evolve(panel, gridPos=GridPos(height, width, i * width, y)))
+            placed.append(panel.grid_pos(GridPos(h=height, w=width, x=i * width, y=y)))
         y += height
-    return placed
+    return [panel.id(number) for number, panel in enumerate(placed, start=1)]
 
 
 def dashboard(uid: str, title: str, description: str, rows: Sequence[Sequence[Panel]]) -> Dashboard:
-    heights = [4 if all(isinstance(p, Stat) for p in row) else 8 for row in rows]
-    return Dashboard(
-        uid=uid,
-        title=title,
-        description=description,
-        tags=["jarvis"],
-        timezone="browser",
-        refresh="30s",
-        time=Time("now-6h", "now"),
-        # The panels are written in the current JSON model (timeseries/stat, fieldConfig,
-        # datasource refs): grafanalib's default version would make Grafana run old migrations.
-        schemaVersion=39,
-        panels=layout(rows, heights),
-    ).auto_panel_ids()
+    heights = [4 if all(isinstance(p, stat.Panel) for p in row) else 8 for row in rows]
+    built = (
+        builders.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["jarvis"])
+        .timezone("browser")
+        .refresh("30s")
+        .time("now-6h", "now")
+    )
+    for panel in layout(rows, heights):
+        built = built.with_panel(panel)
+    return built.build()
 
 
 def websocket() -> Dashboard:
@@ -157,14 +193,14 @@ def websocket() -> Dashboard:
         "Real-time WebSocket sessions: load, handshake success and message latency.",
         [
             [
-                stat("Active connections", Query("sum(ws_active_connections)"), "none"),
-                stat(
+                stat_panel("Active connections", Query("sum(ws_active_connections)"), "none"),
+                stat_panel(
                     "Connection success rate",
                     success_rate,
                     "percentunit",
                     "Upgrades accepted among all attempts over the time range.",
                 ),
-                stat(
+                stat_panel(
                     "Message latency p95",
                     quantiles("ws_message_seconds", qs=[0.95])[0],
                     "s",
@@ -212,8 +248,8 @@ def chat_llm() -> Dashboard:
         "Chat traffic over HTTP and WebSocket, LLM latency and errors by pipeline stage.",
         [
             [
-                stat("Chat requests per minute", Query(f"{requests} * 60"), "none"),
-                stat(
+                stat_panel("Chat requests per minute", Query(f"{requests} * 60"), "none"),
+                stat_panel(
                     "Error ratio",
                     Query(
                         'sum(rate(chat_requests_total{status="error"}[$__rate_interval]))'
@@ -221,8 +257,8 @@ def chat_llm() -> Dashboard:
                     ),
                     "percentunit",
                 ),
-                stat("LLM p95", quantiles("llm_generate_seconds", qs=[0.95])[0], "s"),
-                stat("LLM p99", quantiles("llm_generate_seconds", qs=[0.99])[0], "s"),
+                stat_panel("LLM p95", quantiles("llm_generate_seconds", qs=[0.95])[0], "s"),
+                stat_panel("LLM p99", quantiles("llm_generate_seconds", qs=[0.99])[0], "s"),
             ],
             [
                 graph(
@@ -269,13 +305,14 @@ def chat_llm() -> Dashboard:
 
 
 def services() -> Dashboard:
+    lag_p99, lag_worst = quantiles("event_loop_lag_seconds", by="instance", qs=(0.99, 1))
     return dashboard(
         "jarvis-services",
         "Jarvis / Services",
         "Health of the server's dependencies, their response times, rate limiting.",
         [
             [
-                stat(
+                stat_panel(
                     "Dependency health",
                     Query("max by (service) (service_health_status)", "{{service}}"),
                     "none",
@@ -283,7 +320,7 @@ def services() -> Dashboard:
                     mappings=UP_DOWN,
                     thresholds=RED_WHEN_BELOW_ONE,
                 ),
-                stat(
+                stat_panel(
                     "Scrape targets",
                     Query('up{job=~"jarvis-api|jarvis-shipper"}', "{{job}} {{instance}}"),
                     "none",
@@ -325,6 +362,30 @@ def services() -> Dashboard:
                     "The log sink turns down on /health meanwhile.",
                 ),
             ],
+            [
+                graph(
+                    "Event loop lag",
+                    # The quantile 1 is the upper bound of the highest bucket any sample
+                    # reached: the worst lag of the window, to a bucket's precision.
+                    [lag_p99, Query(lag_worst.expr, "{{instance}} max")],
+                    "s",
+                    "How late the server's event loop runs its timers: every request on a "
+                    "replica waits this long on top of its own work. Blocking code on the "
+                    "loop (sync disk or network I/O) shows here first.",
+                ),
+                graph(
+                    "Chats let through without a rate-limit check per minute",
+                    [
+                        Query(
+                            "sum(rate(rate_limit_backend_errors_total[$__rate_interval])) * 60",
+                            "unchecked",
+                        )
+                    ],
+                    "none",
+                    "The rate-limit buckets (Redis) could not be reached, so limits failed "
+                    "open. Alert JarvisRedisDown names the cause.",
+                ),
+            ],
         ],
     )
 
@@ -346,10 +407,10 @@ def business() -> Dashboard:
         "Messages handled, concurrent users, LLM time and service availability.",
         [
             [
-                stat("Messages processed per hour", messages_per_hour, "none"),
-                stat("Active WebSocket users", Query("sum(ws_active_connections)"), "none"),
-                stat("Mean LLM response time (1h)", mean_llm, "s"),
-                stat(
+                stat_panel("Messages processed per hour", messages_per_hour, "none"),
+                stat_panel("Active WebSocket users", Query("sum(ws_active_connections)"), "none"),
+                stat_panel("Mean LLM response time (1h)", mean_llm, "s"),
+                stat_panel(
                     "Service availability",
                     availability,
                     "percentunit",
@@ -384,22 +445,24 @@ def shipper() -> Dashboard:
         "jarvis-shipper: events from the JSONL files to Elasticsearch, backlog and failures.",
         [
             [
-                stat(
+                stat_panel(
                     "Elasticsearch reachable",
                     Query("min(shipper_elasticsearch_up)"),
                     "none",
                     mappings=UP_DOWN,
                     thresholds=RED_WHEN_BELOW_ONE,
                 ),
-                stat("Oldest unshipped event", Query("max(shipper_lag_seconds)"), "s"),
-                stat("Unshipped bytes", Query("sum(shipper_lag_bytes)"), "bytes"),
-                stat(
+                stat_panel("Oldest unshipped event", Query("max(shipper_lag_seconds)"), "s"),
+                stat_panel("Unshipped bytes", Query("sum(shipper_lag_bytes)"), "bytes"),
+                stat_panel(
                     "Dead-lettered events",
                     Query("sum(increase(shipper_events_dead_lettered_total[$__range]))"),
                     "none",
                     "Events Elasticsearch refused for good over the time range.",
                 ),
-                stat("Rotated files held back", Query("sum(shipper_files_held_back)"), "none"),
+                stat_panel(
+                    "Rotated files held back", Query("sum(shipper_files_held_back)"), "none"
+                ),
             ],
             [
                 graph(
@@ -483,7 +546,7 @@ DASHBOARDS = {
 
 def render(build: Dashboard) -> str:
     """The dashboard as Grafana JSON, byte-for-byte stable across runs."""
-    return json.dumps(build.to_json_data(), cls=DashboardEncoder, sort_keys=True, indent=2) + "\n"
+    return json.dumps(build, cls=JSONEncoder, sort_keys=True, indent=2) + "\n"
 
 
 def rendered() -> dict[str, str]:

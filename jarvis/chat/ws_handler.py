@@ -15,11 +15,13 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from jarvis.chat.intake import ChatInputError, RateLimited, Sender
 from jarvis.chat.service import ChatTurnError
 from jarvis.logline import ACTION, DURATION_MS, ERROR, STAGE, Action
+from jarvis.metrics import CounterSeries
 from jarvis.web.keys import (
     CHAT_INTAKE,
     CHAT_SERVICE,
@@ -105,6 +107,13 @@ class _Session:
         self.started = time.perf_counter()
         self.messages_in = 0
         self.messages_out = 0
+        # Bound once: every token of every answer is counted, and a label dict per frame
+        # cost as much as sending it.
+        messages = self.metrics.ws_messages_total
+        self._received_ok = CounterSeries(messages, {"direction": "in", "status": "ok"})
+        self._received_bad = CounterSeries(messages, {"direction": "in", "status": "error"})
+        self._sent_ok = CounterSeries(messages, {"direction": "out", "status": "ok"})
+        self._send_failed = CounterSeries(messages, {"direction": "out", "status": "error"})
 
     async def handle_text(self, data: str) -> None:
         self.messages_in += 1
@@ -113,11 +122,11 @@ class _Session:
         try:
             chat_input = await self.app[CHAT_INTAKE].admit(data, self.sender)
         except ChatInputError as error:
-            self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
+            self._received_bad.inc()
             await self.send_error(error.detail, stage=error.stage)
             return
         except RateLimited as limited:
-            self.metrics.ws_messages_total.inc({"direction": "in", "status": "error"})
+            self._received_bad.inc()
             await self.send(
                 {
                     "type": "error",
@@ -128,7 +137,7 @@ class _Session:
             )
             return
 
-        self.metrics.ws_messages_total.inc({"direction": "in", "status": "ok"})
+        self._received_ok.inc()
 
         async def send_token(token: str) -> None:
             await self.send({"type": "token", "content": token})
@@ -150,9 +159,10 @@ class _Session:
         if self.ws.closed:
             return
         try:
-            await self.ws.send_json(frame)
+            # orjson's bytes go out as the text frame they are (UTF-8 JSON), not re-encoded.
+            await self.ws.send_frame(orjson.dumps(frame), WSMsgType.TEXT)
         except ConnectionError:
-            self.metrics.ws_messages_total.inc({"direction": "out", "status": "error"})
+            self._send_failed.inc()
             return
         self.messages_out += 1
-        self.metrics.ws_messages_total.inc({"direction": "out", "status": "ok"})
+        self._sent_ok.inc()

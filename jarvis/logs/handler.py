@@ -33,3 +33,36 @@ class JsonLogHandler(logging.Handler):
             self._writer.submit(render_json_line(event))
         except Exception:
             self.handleError(record)
+
+    @property
+    def renders_by_default(self) -> bool:
+        """True when this handler runs the default processors, so a line built as they would
+        build it is the line it would write."""
+        return self._processors == DEFAULT_PROCESSORS
+
+    @property
+    def writer(self) -> LogWriter:
+        return self._writer
+
+
+def sole_json_writer(logger: logging.Logger, level: int = logging.INFO) -> LogWriter | None:
+    """The writer of the one ``JsonLogHandler`` (with the default processors) that every
+    ``level`` record of ``logger`` reaches, through no filter; None when its records go
+    anywhere else as well (a console handler, a test's handler) or nowhere. Code writing a
+    line per request may then build the line itself and submit it to that writer directly,
+    skipping the record machinery, and still write exactly what logging would have."""
+    reached: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        reached.extend(handler for handler in current.handlers if level >= handler.level)
+        if not current.propagate:
+            break
+        current = current.parent
+    if len(reached) != 1:
+        return None
+    handler = reached[0]
+    if not isinstance(handler, JsonLogHandler) or handler.filters or not handler.renders_by_default:
+        return None
+    return handler.writer

@@ -19,9 +19,12 @@ from collections import deque
 from typing import BinaryIO, NamedTuple
 
 _MAX_BATCH_LINES = 4096
-# Lines wait this long for company before a write: one write and one thread wake-up per
-# burst instead of per line, which is what keeps logging off the request's critical path.
-_LINGER_SECONDS = 0.002
+# Lines wait this long for company before a write: one write per burst instead of per line.
+_LINGER_SECONDS = 0.005
+# While lines keep coming the writer wakes on the linger's timer alone; only after this many
+# lingers without a line does it sleep until ``submit`` wakes it: waking a sleeping thread (a
+# futex call, a switch) costs the caller more than the rest of logging a line.
+_EMPTY_LINGERS_BEFORE_IDLE = 20
 
 # Why a line was dropped: the labels of ``log_lines_dropped_total``.
 QUEUE_FULL = "queue_full"
@@ -38,13 +41,17 @@ class LogWriter:
         self._stdout = stdout
         self._capacity = queue_size
         # deque.append and popleft are atomic: the hot path takes no lock unless it has to
-        # wake the writer.
+        # wake the writer, which it only does when the writer is idle.
         self._pending: deque[bytes] = deque()
         self._wakeup = threading.Event()
+        self._idle = False
         self._stopping = False
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None
         self._thread = threading.Thread(target=self._run, name="jarvis-log-writer", daemon=True)
+        # True from start until the thread ends: ``submit`` reads it for every line, where
+        # ``Thread.is_alive()`` takes a lock.
+        self._thread_running = False
         # The file last left ending in part of a line, (dev, inode): the next write there
         # begins with a newline.
         self._torn: tuple[int, int] | None = None
@@ -56,6 +63,7 @@ class LogWriter:
     def start(self) -> LogWriter:
         if self.path:
             self._open()
+        self._thread_running = True
         self._thread.start()
         return self
 
@@ -72,14 +80,16 @@ class LogWriter:
     def submit(self, line: bytes) -> None:
         """Queue one rendered line. Never blocks: when the queue is full the line is counted
         as dropped (reported by the log-sink health check) rather than stalling the server."""
-        if not self._thread.is_alive():
+        if not self._thread_running:
             self._write_batch([line])
             return
         if len(self._pending) >= self._capacity:
             self._dropped[QUEUE_FULL] += 1
             return
+        # Appended before ``_idle`` is read, as the writer sets ``_idle`` before it looks at
+        # the queue a last time: however the two interleave, the line is not left waiting.
         self._pending.append(line)
-        if not self._wakeup.is_set():
+        if self._idle:
             self._wakeup.set()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -93,18 +103,38 @@ class LogWriter:
             self._fd = None
 
     def _run(self) -> None:
+        try:
+            self._write_until_stopped()
+        finally:
+            self._thread_running = False
+
+    def _write_until_stopped(self) -> None:
+        empty_lingers = 0
         while True:
-            self._wakeup.wait()
-            self._wakeup.clear()
             if not self._stopping:
                 time.sleep(_LINGER_SECONDS)
+            if not self._pending:
+                if self._stopping:
+                    return
+                empty_lingers += 1
+                if empty_lingers >= _EMPTY_LINGERS_BEFORE_IDLE:
+                    self._sleep_until_woken()
+                    empty_lingers = 0
+                continue
+            empty_lingers = 0
             while self._pending:
                 batch: list[bytes] = []
                 while self._pending and len(batch) < _MAX_BATCH_LINES:
                     batch.append(self._pending.popleft())
                 self._write_batch(batch)
-            if self._stopping:
-                return
+
+    def _sleep_until_woken(self) -> None:
+        """Idle: wait for ``submit`` (or ``stop``) to set the wake-up event."""
+        self._idle = True
+        if not self._pending and not self._stopping:
+            self._wakeup.wait()
+        self._wakeup.clear()
+        self._idle = False
 
     def _write_batch(self, batch: list[bytes]) -> None:
         data = b"".join(batch)

@@ -1,39 +1,39 @@
-"""Conversation memory in an embedded SQLite file: the store of a single server."""
+"""Conversation memory in an embedded SQLite file: the store of a single server.
+
+The file is the source of truth; the last messages of recent users are also held in process
+(``RecentHistory``), so most chat turns read their context without leaving the event loop and
+pay one thread hop, to save the turn, shared with every other turn of the same group commit
+(``SqliteThread``). That copy stays right because this server is the file's only writer: two
+servers sharing one file must use Redis instead.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import aiosqlite
+from typing import Any
 
 from jarvis.memory import MemoryStoreError, counted_operation
+from jarvis.memory.recent_history import Message, RecentHistory
+from jarvis.memory.sqlite_thread import Job, Ping, ReadHistory, SaveTurn, SqliteThread, Stop
 from jarvis.metrics import Metrics
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_id TEXT NOT NULL,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id, id);
-"""
+# About how much memory the in-process copy of recent histories may take, all users together.
+RECENT_HISTORY_MAX_BYTES = 64 * 1024 * 1024
+
+# sqlite3 raises ValueError for text it cannot encode (a lone surrogate) and
+# ProgrammingError, an sqlite3.Error, once the connection is closed.
+_FAILURES = (sqlite3.Error, ValueError)
 
 
 class SqliteMemory:
     """Per-user message history, pruned to the last ``max_turns`` messages of each user
-    (a ``ConversationMemory``)."""
+    (a ``ConversationMemory``). No turn waits for a lock held by another: the turns waiting
+    to be saved, whoever's they are, are committed together."""
 
-    def __init__(self, db: aiosqlite.Connection, max_turns: int, metrics: Metrics) -> None:
-        self._db: aiosqlite.Connection | None = db
-        self._max_turns = max_turns
+    def __init__(self, max_turns: int, metrics: Metrics) -> None:
         self._metrics = metrics
-        # A save is an insert then a prune; the lock keeps one caller's commit or rollback
-        # from sweeping up another caller's half-done save on the shared connection.
-        self._write_lock = asyncio.Lock()
+        self._recent = RecentHistory(max_turns, RECENT_HISTORY_MAX_BYTES)
+        self._thread: SqliteThread | None = None
 
     @classmethod
     async def open(cls, path: str, max_turns: int, metrics: Metrics) -> SqliteMemory:
@@ -44,82 +44,62 @@ class SqliteMemory:
         """
         if max_turns < 1:
             raise ValueError(f"max_turns must be at least 1, not {max_turns}")
+        memory = cls(max_turns, metrics)
+        thread = SqliteThread(path, max_turns, memory._remember)
         try:
-            # Checked first with plain sqlite3 because aiosqlite, when its connect fails,
-            # leaves its worker thread to finish after the caller may have closed the loop.
-            await asyncio.get_running_loop().run_in_executor(None, _check_openable, path)
-            db = await aiosqlite.connect(path)
+            await thread.start()
         except sqlite3.Error as exc:
             raise MemoryStoreError(f"cannot open conversation memory {path!r}: {exc}") from exc
-        try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            # WAL with synchronous=NORMAL may lose the last turns on power loss, never corrupt
-            # the file: acceptable for chat history, and it spares an fsync per message.
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.executescript(_SCHEMA)
-            await db.commit()
-        except sqlite3.Error as exc:
-            await db.close()
-            raise MemoryStoreError(f"cannot use conversation memory {path!r}: {exc}") from exc
-        return cls(db, max_turns, metrics)
+        memory._thread = thread
+        return memory
 
     async def history(self, user_id: str) -> list[dict[str, str]]:
         """The user's last ``max_turns`` messages, oldest first, as Ollama message dicts."""
-        async with self._counted("load") as db:
-            cursor = await db.execute(
-                "SELECT role, content FROM ("
-                " SELECT id, role, content FROM messages WHERE user_id = ?"
-                " ORDER BY id DESC LIMIT ?"
-                ") ORDER BY id",
-                (user_id, self._max_turns),
-            )
-            rows = await cursor.fetchall()
-            await cursor.close()
-        return [{"role": role, "content": content} for role, content in rows]
+        async with counted_operation(self._metrics, "load", _FAILURES):
+            if self._thread is None:
+                raise MemoryStoreError("conversation memory is closed")
+            held = self._recent.get(user_id)
+            if held is not None:
+                return held
+            messages: list[Message] = await self._run(ReadHistory(user_id))
+            return messages
 
     async def save_turn(self, user_id: str, question: str, answer: str) -> None:
         """Store a question and its answer together: both or neither, so the history never
-        holds a question without its answer. Then forget the user's messages beyond
-        ``max_turns``."""
-        async with self._write_lock, self._counted("save") as db:
-            try:
-                await db.executemany(
-                    "INSERT INTO messages (user_id, role, content) VALUES (?, ?, ?)",
-                    [(user_id, "user", question), (user_id, "assistant", answer)],
-                )
-                await db.execute(
-                    "DELETE FROM messages WHERE user_id = ? AND id <= ("
-                    " SELECT id FROM messages WHERE user_id = ?"
-                    " ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                    (user_id, user_id, self._max_turns),
-                )
-                await db.commit()
-            except sqlite3.Error:
-                await db.rollback()
-                raise
+        holds a question without its answer, even if the process is killed. Then forget the
+        user's messages beyond ``max_turns``. Returns once committed."""
+        async with counted_operation(self._metrics, "save", _FAILURES):
+            await self._run(SaveTurn(user_id, question, answer))
 
     async def ping(self) -> None:
         """Return when the store answers a trivial query; raise MemoryStoreError if not."""
-        async with self._counted("ping") as db:
-            cursor = await db.execute("SELECT 1")
-            await cursor.fetchone()
-            await cursor.close()
+        async with counted_operation(self._metrics, "ping", _FAILURES):
+            await self._run(Ping())
 
     async def close(self) -> None:
-        """Close the file; later calls raise MemoryStoreError. Safe to call twice."""
-        db, self._db = self._db, None
-        if db is not None:
-            await db.close()
+        """Finish the operations under way, then close the file; later calls raise
+        MemoryStoreError. Safe to call twice."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await thread.submit(Stop())
 
-    @asynccontextmanager
-    async def _counted(self, operation: str) -> AsyncIterator[aiosqlite.Connection]:
-        """Count the operation ok or error, and turn store failures into MemoryStoreError
-        (aiosqlite raises ValueError when its connection is gone)."""
-        async with counted_operation(self._metrics, operation, (sqlite3.Error, ValueError)):
-            if self._db is None:
-                raise MemoryStoreError("conversation memory is closed")
-            yield self._db
+    async def _run(self, job: Job) -> Any:
+        if self._thread is None:
+            raise MemoryStoreError("conversation memory is closed")
+        return await self._thread.submit(job)
 
-
-def _check_openable(path: str) -> None:
-    sqlite3.connect(path).close()
+    def _remember(
+        self,
+        committed: list[SaveTurn],
+        read: list[tuple[str, list[Message]]],
+        failed_users: set[str],
+    ) -> None:
+        """Keep the held copy equal to the file: commits first, in their order, then the
+        histories read after them."""
+        for turn in committed:
+            self._recent.append(turn.user_id, turn.messages())
+        for user_id in failed_users:
+            self._recent.forget(user_id)
+        for user_id, messages in read:
+            # Copies: the caller gets the dicts read and may do what it likes with them.
+            self._recent.fill(user_id, [message.copy() for message in messages])

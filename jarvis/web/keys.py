@@ -25,7 +25,8 @@ OPEN_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("open_sockets"
 
 # A request's, in the order the middlewares set them.
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
-TRACE_KEY = web.RequestKey("trace", TraceContext)
+# None when the request came without a (valid) W3C trace.
+TRACE_KEY: web.RequestKey[TraceContext | None] = web.RequestKey("trace")
 CLIENT_ADDRESS_KEY = web.RequestKey("client_address", str)
 # Set when the response's headers go out (an on_response_prepare hook).
 STARTED_RESPONSE = web.RequestKey("started_response", web.StreamResponse)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 
+from jarvis.command_line import OneLineErrorParser
 from jarvis.version import version_text
-from shipper.elastic import INDEX_PATTERN
-from shipper.query.es_source import DEFAULT_PAGE_SIZE
+from shipper.elastic import INDEX_PATTERN, URL_OPTION, URL_OPTION_ALIASES
+from shipper.query.sources import DEFAULT_PAGE_SIZE
 
 DEFAULT_LIMIT = 100
 # Elasticsearch's own cap on one search's window (index.max_result_window).
@@ -16,8 +17,8 @@ DEFAULT_STATS_WINDOW = "24h"
 
 
 def build_parser(program: str) -> argparse.ArgumentParser:
-    """The parser; wrong arguments make it exit with status 2 and a usage message."""
-    parser = argparse.ArgumentParser(
+    """The parser; a wrong argument makes it exit with status 2 and a one-line message."""
+    parser = OneLineErrorParser(
         prog=program,
         description="Find what one request did, search the Jarvis logs, compute usage figures.",
         parents=[_common_options(after_command=False)],
@@ -68,20 +69,28 @@ def build_parser(program: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _common_options(*, after_command: bool) -> argparse.ArgumentParser:
+def _common_options(*, after_command: bool) -> OneLineErrorParser:
     """Options accepted before or after the command.
 
     After the command their defaults are suppressed, so that an option given before the
     command is not overwritten by the command's default.
     """
-    options = argparse.ArgumentParser(add_help=False)
+    options = OneLineErrorParser(add_help=False)
 
     def default(value: object) -> object:
         return argparse.SUPPRESS if after_command else value
 
     options.add_argument(
-        "--es-url", default=default(None), help="Elasticsearch URL (default $ELASTICSEARCH_URL)"
+        URL_OPTION,
+        dest="elasticsearch_url",
+        metavar="URL",
+        default=default(None),
+        help="Elasticsearch URL (default $ELASTICSEARCH_URL)",
     )
+    for alias in URL_OPTION_ALIASES:
+        options.add_argument(
+            alias, dest="elasticsearch_url", default=default(None), help=argparse.SUPPRESS
+        )
     options.add_argument(
         "--index", default=default(INDEX_PATTERN), help=f"indices to read (default {INDEX_PATTERN})"
     )
@@ -97,8 +106,8 @@ def _common_options(*, after_command: bool) -> argparse.ArgumentParser:
     return options
 
 
-def _source_options() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
+def _source_options() -> OneLineErrorParser:
+    options = OneLineErrorParser(add_help=False)
     options.add_argument(
         "--source",
         choices=("es", "files"),

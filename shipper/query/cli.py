@@ -3,16 +3,20 @@
 Exit status: 0 with results, 1 when nothing matches, 2 when the arguments are wrong or the
 source cannot be read. Errors are one line on stderr, never a traceback. Every argument is
 checked before any source is touched.
+
+A trace is printed as it is read, page after page, whatever its length; its summary comes
+last. The Elasticsearch client is imported only by a command that reads Elasticsearch.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,14 +26,19 @@ from jarvis.logline import REQUEST_ID_RULE, is_valid_request_id
 from shipper.elastic import ElasticsearchSettings
 from shipper.query.arguments import MAX_LIMIT, build_parser
 from shipper.query.durations import parse_time_bound
-from shipper.query.es_source import DEFAULT_PAGE_SIZE, ElasticsearchEventSource
 from shipper.query.file_source import FileEventSource
 from shipper.query.filters import EventFilter, levels_at_least
-from shipper.query.sources import EventSource, LogEntry, NothingToRead, SourceUnavailable
+from shipper.query.sources import (
+    DEFAULT_PAGE_SIZE,
+    EventSource,
+    LogEntry,
+    NothingToRead,
+    SourceUnavailable,
+)
 from shipper.query.stats import StatsReport, build_report, stats_aggregations, stats_query
 from shipper.query.stats_table import render_stats
-from shipper.query.terminal import emit, wants_colour, wants_pager
-from shipper.query.timeline import render_summary, render_timeline, safe_text
+from shipper.query.terminal import Output, wants_colour, wants_pager
+from shipper.query.timeline import NOT_SHOWN, Summary, Timeline, render_timeline, safe_text
 
 PROGRAM = "jarvis-logs"
 
@@ -69,33 +78,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         wanted = _wanted(args)
-        settings = ElasticsearchSettings.from_env(url=args.es_url)
+        settings = ElasticsearchSettings.from_env(url=args.elasticsearch_url)
     except (UsageError, ValueError) as error:
         parser.error(str(error))
     # The client's retry warnings would repeat, less clearly, the one-line error below.
     for name in ("elastic_transport", "elasticsearch"):
         logging.getLogger(name).addHandler(logging.NullHandler())
     notes: list[str] = []
+    colour = wants_colour(sys.stdout, disabled=args.no_color, environ=os.environ)
+    output = Output(page=wants_pager(sys.stdout, disabled=args.no_pager))
     try:
-        result = asyncio.run(_fetch(wanted, args, settings, notes))
+        if isinstance(wanted, EventsWanted) and wanted.request_id is not None:
+            asyncio.run(_trace(wanted, args, settings, notes, output, colour))
+        else:
+            result = asyncio.run(_fetch(wanted, args, settings, notes))
+            output.write(_lines(result, args.json, colour))
     except SourceUnavailable as error:
-        return _fail(2, str(error))
+        return _fail(2, str(error), output)
     except (NothingToRead, NothingMatched) as error:
-        return _fail(1, str(error))
+        return _fail(1, str(error), output)
     except KeyboardInterrupt:
         return 130
     except Exception as error:
         # Whatever went wrong, a user gets one line they can report, never a traceback.
-        return _fail(2, f"unexpected error: {type(error).__name__}: {error}")
+        return _fail(2, f"unexpected error: {type(error).__name__}: {error}", output)
     finally:
+        output.close()
         for note in notes:
             _tell(f"note: {note}")
-    colour = wants_colour(sys.stdout, disabled=args.no_color, environ=os.environ)
-    emit(_lines(result, args.json, colour), page=wants_pager(sys.stdout, disabled=args.no_pager))
     return 0
 
 
-def _fail(status: int, message: str) -> int:
+def _fail(status: int, message: str, output: Output) -> int:
+    # After what was shown (a trace may fail halfway), so that the message is seen last.
+    output.close()
     _tell(message)
     return status
 
@@ -154,6 +170,8 @@ async def _fetch(
     notes: list[str],
 ) -> EventsFound | StatsReport:
     """What the command asked for; what could not be read is added to ``notes``."""
+    from shipper.query.es_source import ElasticsearchEventSource
+
     if isinstance(wanted, StatsWanted):
         async with ElasticsearchEventSource(settings, index=args.index) as elasticsearch:
             result = await elasticsearch.aggregate(
@@ -174,10 +192,57 @@ async def _fetch(
             events = await source.find(wanted.event_filter, latest=wanted.latest)
     notes.extend(source.notes)
     if not events:
-        if wanted.request_id is not None:
-            raise NothingMatched(f"no events for request ID {wanted.request_id} in {source.place}")
         raise NothingMatched(f"no events match in {source.place}")
     return EventsFound(wanted, events)
+
+
+async def _trace(
+    wanted: EventsWanted,
+    args: argparse.Namespace,
+    settings: ElasticsearchSettings,
+    notes: list[str],
+    output: Output,
+    colour: bool,
+) -> None:
+    """Print every event of the request as it is read, then the summary; what could not be
+    read is added to ``notes``."""
+    summary = Summary()
+    timeline = Timeline(colour=colour)
+    source: EventSource
+    if args.source == "files":
+        source = FileEventSource(args.path)
+        await _print_pages(source.stream(wanted.event_filter), output, summary, timeline, args)
+    else:
+        from shipper.query.es_source import ElasticsearchEventSource
+
+        source = ElasticsearchEventSource(settings, index=args.index, page_size=args.page_size)
+        async with source:
+            # A timeline never shows the shipper's bookkeeping: not even asked for.
+            pages = source.stream(wanted.event_filter, without=() if args.json else NOT_SHOWN)
+            await _print_pages(pages, output, summary, timeline, args)
+    notes.extend(source.notes)
+    if not summary.events:
+        raise NothingMatched(f"no events for request ID {wanted.request_id} in {source.place}")
+    if not args.json:
+        output.write(summary.lines(colour=colour, title=f"Request {wanted.request_id}"))
+
+
+async def _print_pages(
+    pages: AsyncGenerator[list[LogEntry], None],
+    output: Output,
+    summary: Summary,
+    timeline: Timeline,
+    args: argparse.Namespace,
+) -> None:
+    async with contextlib.aclosing(pages):
+        async for page in pages:
+            summary.add(page)
+            if args.json:
+                output.write(orjson.dumps(event, default=str).decode() for event in page)
+            else:
+                output.write(timeline.lines(page))
+            if output.gone:
+                return
 
 
 def _lines(result: EventsFound | StatsReport, as_json: bool, colour: bool) -> Iterator[str]:
@@ -191,7 +256,4 @@ def _lines(result: EventsFound | StatsReport, as_json: bool, colour: bool) -> It
         for event in result.events:
             yield orjson.dumps(event, default=str).decode()
         return
-    request_id = result.wanted.request_id
-    if request_id is not None:
-        yield from render_summary(result.events, colour=colour, title=f"Request {request_id}")
-    yield from render_timeline(result.events, colour=colour, show_request_id=request_id is None)
+    yield from render_timeline(result.events, colour=colour, show_request_id=True)

@@ -4,6 +4,10 @@ The seed's ``grep REQUEST_ID jarvis.jsonl`` made exact: lines are streamed one a
 (never a whole file in memory), decoded, filtered on real field values, and ordered by their
 own timestamp across files. Disk reads run in a worker thread, off the event loop. Backups
 are told apart as the rotator names them (:mod:`shipper.source.backups`).
+
+``stream`` holds one line per file at a time: the files are merged by time as they are read,
+each file's lines in the order they were written (a line without a time keeps its place after
+the line before it). ``find`` with ``latest`` keeps only the newest it was asked for.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import glob
 import gzip
 import heapq
 import io
+import itertools
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from jarvis.logline import TIMESTAMP, decode_line
 from shipper.query.filters import EventFilter
-from shipper.query.sources import LogEntry, SourceUnavailable
+from shipper.query.sources import DEFAULT_PAGE_SIZE, LogEntry, SourceUnavailable
 from shipper.source.backups import (
     COMPRESSING_SUFFIX,
     GZIP_MAGIC,
@@ -65,13 +70,26 @@ class FileEventSource:
             notes.append(f"skipped {self.report.lines_skipped} lines that are not JSON objects")
         return notes
 
+    async def stream(
+        self, event_filter: EventFilter, *, without: Sequence[str] = ()
+    ) -> AsyncGenerator[list[LogEntry], None]:
+        """Every matching event, oldest first, ``DEFAULT_PAGE_SIZE`` at a time (``without`` is
+        ignored: a line holds nothing worth leaving out)."""
+        paths = await self._paths()
+        merged = heapq.merge(
+            *(_events_of(path, rank, event_filter, self.report) for rank, path in enumerate(paths)),
+            key=_key_of,
+        )
+        try:
+            while batch := await asyncio.to_thread(_take, merged, DEFAULT_PAGE_SIZE):
+                yield batch
+        finally:
+            # Each file is closed by its own generator, closed here rather than when collected.
+            await asyncio.to_thread(merged.close)
+
     async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[LogEntry]:
         """Every matching event, oldest first; with ``latest``, only the newest ``latest`` ones."""
-        self.report = FileScanReport()
-        paths = await asyncio.to_thread(_oldest_first, self._pattern)
-        if not paths:
-            # Nothing to read is not "nothing matched" (exit 1): the source is wrong (exit 2).
-            raise SourceUnavailable(f"no log file matches {self._pattern!r}")
+        paths = await self._paths()
         found: list[tuple[_Key, LogEntry]] = []
         for rank, path in enumerate(paths):
             found.extend(
@@ -81,6 +99,18 @@ class FileEventSource:
             return [event for _, event in sorted(heapq.nlargest(latest, found, key=_key_of))]
         found.sort(key=_key_of)
         return [event for _, event in found]
+
+    async def _paths(self) -> list[str]:
+        self.report = FileScanReport()
+        paths = await asyncio.to_thread(_oldest_first, self._pattern)
+        if not paths:
+            # Nothing to read is not "nothing matched" (exit 1): the source is wrong (exit 2).
+            raise SourceUnavailable(f"no log file matches {self._pattern!r}")
+        return paths
+
+
+def _take(events: Iterator[tuple[_Key, LogEntry]], count: int) -> list[LogEntry]:
+    return [event for _, event in itertools.islice(events, count)]
 
 
 def _key_of(item: tuple[_Key, LogEntry]) -> _Key:
@@ -120,10 +150,25 @@ def _scan(
     report: FileScanReport,
 ) -> list[tuple[_Key, LogEntry]]:
     """The matching events of one file; with ``latest``, at most that many (the newest)."""
+    if latest is None:
+        return list(_events_of(path, rank, event_filter, report))
+    kept: list[tuple[_Key, LogEntry]] = []
+    for item in _events_of(path, rank, event_filter, report):
+        if len(kept) < latest:
+            heapq.heappush(kept, item)
+        else:
+            heapq.heappushpop(kept, item)
+    return kept
+
+
+def _events_of(
+    path: str, rank: int, event_filter: EventFilter, report: FileScanReport
+) -> Iterator[tuple[_Key, LogEntry]]:
+    """The matching events of one file in file order, each with its key (time, file rank,
+    line number)."""
     # Request IDs use only characters JSON never escapes, so a line lacking the raw bytes
     # cannot belong to the request: skip decoding it, as grep would.
     needle = event_filter.request_id.encode() if event_filter.request_id else None
-    kept: list[tuple[_Key, LogEntry]] = []
     last_timestamp = 0.0
     try:
         stream, compressed = _open(path)
@@ -143,18 +188,11 @@ def _scan(
                 if not event_filter.matches(event):
                     continue
                 # A line without a time keeps its place after the line before it.
-                item = ((last_timestamp, rank, number), event)
-                if latest is None:
-                    kept.append(item)
-                elif len(kept) < latest:
-                    heapq.heappush(kept, item)
-                else:
-                    heapq.heappushpop(kept, item)
+                yield (last_timestamp, rank, number), event
     except PermissionError:
         raise SourceUnavailable(f"not allowed to read {path}") from None
     except FileNotFoundError:
         pass  # Rotated away or deleted between listing and opening: nothing left to read.
-    return kept
 
 
 def _open(path: str) -> tuple[io.BufferedIOBase, bool]:

@@ -6,6 +6,8 @@ characters are shown escaped, so a log line can never drive the terminal.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -33,9 +35,12 @@ from jarvis.logline import (
 )
 from shipper.query.sources import LogEntry
 
-# Fields every line has, shown in their own columns, or bookkeeping added by the shipper.
+# Bookkeeping added by the shipper, never shown: a trace does not even ask for them.
+NOT_SHOWN = ("tags", "log", "host")
+# Fields every line has, shown in their own columns, or not shown at all.
 _SHOWN_ELSEWHERE = frozenset(
     {
+        *NOT_SHOWN,
         TIMESTAMP,
         "@timestamp",
         LEVEL,
@@ -46,9 +51,6 @@ _SHOWN_ELSEWHERE = frozenset(
         LINE,
         REQUEST_ID,
         ACTION,
-        "tags",
-        "log",
-        "host",
         TRACEBACK,
         EXC_TYPE,
         EXC_MESSAGE,
@@ -69,6 +71,8 @@ _LEVEL_STYLE = dict(
 )
 # A pause this long inside one request deserves the reader's eye.
 _SLOW_GAP_SECONDS = 1.0
+# Names beyond those shown are counted up to this many, so that memory stays bounded.
+MAX_COUNTED_NAMES = 10_000
 
 
 class Painter:
@@ -83,6 +87,8 @@ class Painter:
 
 def safe_text(value: str) -> str:
     """``value`` with control characters (newlines, escapes) shown as ``\\xNN`` escapes."""
+    if value.isprintable():
+        return value  # no control character in it: the common case, checked in C
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", value)
 
 
@@ -104,8 +110,20 @@ def format_instant(epoch: float | None) -> str:
     """``2026-01-13T08:00:00.123Z``, or a placeholder as wide when the time is unknown."""
     if epoch is None:
         return "?".ljust(24)
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # As datetime rounds (to the microsecond, half to even), but each second's text is
+    # formatted once: a long trace has many events per second.
+    fraction, whole = math.modf(epoch)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    return f"{_second_text(int(whole))}{micros // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second_text(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def format_gap(seconds: float) -> str:
@@ -134,49 +152,98 @@ def format_value(value: Any) -> str:
     return safe_text(text)
 
 
+class Timeline:
+    """Renders events as they come, a batch at a time: each gap is measured from the event
+    before, even across batches."""
+
+    def __init__(self, *, colour: bool, show_request_id: bool = False) -> None:
+        self._paint = Painter(colour)
+        self._show_request_id = show_request_id
+        self._previous: float | None = None
+
+    def lines(self, events: Iterable[LogEntry]) -> Iterator[str]:
+        """One line per event (plus the traceback of errors), in the order given."""
+        for event in events:
+            now = event_time(event)
+            yield _event_line(event, now, self._previous, self._paint, self._show_request_id)
+            yield from _error_details(event, self._paint)
+            if now is not None:
+                self._previous = now
+
+
 def render_timeline(
     events: Sequence[LogEntry], *, colour: bool, show_request_id: bool = False
 ) -> Iterator[str]:
     """One line per event (plus the traceback of errors), in the order given."""
-    paint = Painter(colour)
-    previous: float | None = None
-    for event in events:
-        now = event_time(event)
-        yield _event_line(event, now, previous, paint, show_request_id)
-        yield from _error_details(event, paint)
-        if now is not None:
-            previous = now
+    return Timeline(colour=colour, show_request_id=show_request_id).lines(events)
 
 
-def render_summary(events: Sequence[LogEntry], *, colour: bool, title: str) -> Iterator[str]:
-    """A heading for a trace: how many events, over how long, how many errors, which users."""
-    paint = Painter(colour)
-    times = [time for time in (event_time(event) for event in events) if time is not None]
-    errors = sum(1 for event in events if event.get(LEVEL) in ERROR_LEVELS)
-    span = max(times) - min(times) if times else 0.0
-    parts = [f"{len(events)} event{'s' if len(events) != 1 else ''}"]
-    if times:
-        parts.append(f"{format_instant(min(times))} → {format_instant(max(times))}")
-        parts.append(format_gap(span).lstrip("+"))
-    error_text = f"{errors} error{'s' if errors != 1 else ''}"
-    parts.append(paint(error_text, _ERROR_STYLE) if errors else error_text)
-    users = _distinct(events, USER_ID)
-    if users:
-        parts.append("user " + ", ".join(users))
-    traces = _distinct(events, TRACE_ID)
-    if traces:
-        parts.append("trace " + ", ".join(traces))
-    yield paint(safe_text(title), _BOLD) + "  " + "  ·  ".join(parts)
-    yield ""
+class Summary:
+    """What a trace amounts to (how many events, over how long, how many errors, which
+    users and traces), counted as the events go by: nothing is kept but the figures and a few
+    names."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.errors = 0
+        self.first: float | None = None
+        self.last: float | None = None
+        self.users = _Distinct()
+        self.traces = _Distinct()
+
+    def add(self, events: Iterable[LogEntry]) -> None:
+        for event in events:
+            self.events += 1
+            if event.get(LEVEL) in ERROR_LEVELS:
+                self.errors += 1
+            moment = event_time(event)
+            if moment is not None:
+                self.first = moment if self.first is None else min(self.first, moment)
+                self.last = moment if self.last is None else max(self.last, moment)
+            self.users.add(event.get(USER_ID))
+            self.traces.add(event.get(TRACE_ID))
+
+    def lines(self, *, colour: bool, title: str) -> Iterator[str]:
+        """The summary line, after an empty line that sets it apart from the timeline."""
+        paint = Painter(colour)
+        parts = [f"{self.events} event{'s' if self.events != 1 else ''}"]
+        if self.first is not None and self.last is not None:
+            parts.append(f"{format_instant(self.first)} → {format_instant(self.last)}")
+            parts.append(format_gap(self.last - self.first).lstrip("+"))
+        error_text = f"{self.errors} error{'s' if self.errors != 1 else ''}"
+        parts.append(paint(error_text, _ERROR_STYLE) if self.errors else error_text)
+        if self.users.names:
+            parts.append("user " + self.users.text())
+        if self.traces.names:
+            parts.append("trace " + self.traces.text())
+        yield ""
+        yield paint(safe_text(title), _BOLD) + "  " + "  ·  ".join(parts)
 
 
-def _distinct(events: Iterable[LogEntry], field: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for event in events:
-        value = event.get(field)
-        if isinstance(value, str):
-            seen.setdefault(safe_text(value), None)
-    return list(seen)
+class _Distinct:
+    """The distinct strings seen, in the order first seen: the first ``SHOWN`` of them, and how
+    many more."""
+
+    SHOWN = 10
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}
+        self._more: set[str] = set()
+
+    def add(self, value: object) -> None:
+        if not isinstance(value, str) or value in self.names:
+            return
+        if len(self.names) < self.SHOWN:
+            self.names[value] = None
+        elif len(self._more) < MAX_COUNTED_NAMES:
+            self._more.add(value)
+
+    def text(self) -> str:
+        shown = ", ".join(safe_text(name) for name in self.names)
+        if not self._more:
+            return shown
+        more = f"{len(self._more)}{'+' if len(self._more) == MAX_COUNTED_NAMES else ''}"
+        return f"{shown} and {more} more"
 
 
 def _event_line(

@@ -13,9 +13,11 @@ sent again at once as its fallback, a safe document (``shipper/fallback.py``) un
 refused even then goes to the dead-letter file, and only once it is on disk does it count as
 done; while the disk refuses it, it stays unacknowledged and is tried again with the backoff.
 
-The sink owns its senders: ``senders`` loops each take a batch from the batcher and
-deliver it, so that many bulk requests are in flight at once; what is done is handed to
-the acknowledgements.
+The sink owns its senders: loops that each take a batch from the batcher and deliver it,
+``senders`` bulk requests in flight at once. There is one loop more than that, its body
+built, waiting for a request to come back: the next request goes out the moment one does,
+not after the answer has been read and acknowledged. What is done is handed to the
+acknowledgements.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from elastic_transport import TransportError
-from elasticsearch import ApiError, AsyncElasticsearch
+import orjson
 
 from shipper import fallback
 from shipper.acknowledgements import Acknowledgements
@@ -37,14 +38,17 @@ from shipper.batcher import BatchQueue, IdleSenders
 from shipper.disk_health import DEAD_LETTER, DiskHealth
 from shipper.event import END_OF_STREAM, Event
 from shipper.metrics import ShipperMetrics
+from shipper.sink.bulk_client import BulkClient, ElasticsearchUnreachable, RequestRefused
 from shipper.sink.dead_letter import DeadLetterFile, Rejection
-from shipper.sink.index_template import install_template
+from shipper.sink.index_template import TEMPLATE_NAME, template_body
 
 log = logging.getLogger("shipper.bulk_sink")
 
 # Whole requests refused for their content: halved until the offending document is alone.
 _BAD_REQUEST = (400, 413)
-_FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+# How a ``_bulk`` answer filtered to BULK_FILTER starts when every item was stored (a 409,
+# already stored, counts as an error there): then nothing else in it needs reading.
+_ALL_STORED = b'{"errors":false'
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def is_retryable(status: int, error_type: object = None) -> bool:
 class BulkSink:
     def __init__(
         self,
-        client: AsyncElasticsearch,
+        client: BulkClient,
         batches: BatchQueue,
         idle_senders: IdleSenders,
         acknowledgements: Acknowledgements,
@@ -87,6 +91,7 @@ class BulkSink:
         self._metrics = metrics
         self._retry = retry
         self._senders = senders
+        self._in_flight = asyncio.Semaphore(senders)
         # Without the pipeline's, a health of its own: disk errors are still logged and counted.
         self._disk = disk or DiskHealth(metrics)
         self._refusals = 0
@@ -102,7 +107,7 @@ class BulkSink:
         """Install the template, then deliver batches until END_OF_STREAM."""
         await self._install_template()
         async with asyncio.TaskGroup() as senders:
-            for number in range(self._senders):
+            for number in range(self._senders + 1):
                 senders.create_task(self._send_batches(), name=f"sender-{number}")
 
     async def _send_batches(self) -> None:
@@ -120,10 +125,10 @@ class BulkSink:
         attempt = 0
         while True:
             try:
-                await install_template(self._client)
-            except (TransportError, ApiError) as error:
+                await self._client.put_index_template(TEMPLATE_NAME, template_body())
+            except (ElasticsearchUnreachable, RequestRefused) as error:
                 self._set_reachable(
-                    isinstance(error, ApiError) and not is_retryable(error.status_code)
+                    isinstance(error, RequestRefused) and not is_retryable(error.status)
                 )
                 delay = self._retry.delay(attempt)
                 if attempt % 10 == 0:
@@ -161,18 +166,12 @@ class BulkSink:
     async def _send(self, events: list[Event]) -> tuple[list[Event], list[Event]]:
         """One ``_bulk`` request; returns the events to send again after a backoff, and the
         fallbacks to send now."""
-        body = b"".join(_action(event) for event in events)
-        started = time.perf_counter()
         try:
-            # Pre-serialised NDJSON: the transport sends bytes as they are.
-            response = await self._client.bulk(
-                operations=body,  # type: ignore[arg-type]
-                filter_path=_FILTER_PATH,
-            )
-        except ApiError as error:
-            self._observe(started, "error")
-            self._set_reachable(not is_retryable(error.status_code) or error.status_code == 429)
-            if error.status_code in _BAD_REQUEST:
+            answer = await self._post(bulk_body(events))
+        except RequestRefused as error:
+            self._observe("error")
+            self._set_reachable(not is_retryable(error.status) or error.status == 429)
+            if error.status in _BAD_REQUEST:
                 return await self._rejected_request(events, error)
             # Anything else (5xx, 429, 401/403 until credentials are fixed...) is not the
             # documents' fault: they are kept and sent again.
@@ -180,14 +179,33 @@ class BulkSink:
             if self._refusals % 10 == 1:
                 log.warning("bulk request refused, retrying", extra={"error": _describe(error)})
             return events, []
-        except (TransportError, OSError) as error:
-            self._observe(started, "error")
+        except ElasticsearchUnreachable as error:
+            self._observe("error")
             if self._reachable:
                 log.warning("Elasticsearch unreachable", extra={"error": _describe(error)})
             self._set_reachable(False)
             return events, []
         self._set_reachable(True)
-        items: list[dict[str, Any]] = response.body.get("items", [])
+        if answer.startswith(_ALL_STORED):
+            self._observe("ok")
+            self._finish(events)
+            return [], []
+        return await self._sort_items(events, _items_of(answer))
+
+    async def _post(self, body: bytes) -> bytes:
+        """POST ``body`` to ``_bulk``, holding one of the ``senders`` slots only while the
+        request is out."""
+        async with self._in_flight:
+            started = time.perf_counter()
+            try:
+                return await self._client.bulk(body)
+            finally:
+                self._metrics.bulk_seconds.observe({}, time.perf_counter() - started)
+
+    async def _sort_items(
+        self, events: list[Event], items: list[dict[str, Any]]
+    ) -> tuple[list[Event], list[Event]]:
+        """Acknowledge the items stored; return those to retry and the fallbacks to send."""
         retry: list[Event] = []
         rejected: list[Rejection] = []
         done: list[Event] = []
@@ -200,18 +218,18 @@ class BulkSink:
                 retry.append(event)
             else:
                 rejected.append(Rejection(event, status, dict(result.get("error") or {})))
-        self._observe(started, "ok" if not retry and not rejected else "partial")
+        self._observe("ok" if not retry and not rejected else "partial")
         self._finish(done)
         again, replaced = await self._refused(rejected)
         return retry + again, replaced
 
     async def _rejected_request(
-        self, events: list[Event], error: ApiError
+        self, events: list[Event], error: RequestRefused
     ) -> tuple[list[Event], list[Event]]:
         # A whole request refused with a 4xx (e.g. too large): halve it to isolate the culprit.
         if len(events) == 1:
             reason: dict[str, object] = {"type": "request_rejected", "reason": _describe(error)}
-            return await self._refused([Rejection(events[0], error.status_code, reason)])
+            return await self._refused([Rejection(events[0], error.status, reason)])
         middle = len(events) // 2
         await self.deliver(events[:middle])
         await self.deliver(events[middle:])
@@ -278,8 +296,7 @@ class BulkSink:
         self._metrics.bytes_shipped.add({}, sum(event.end - event.offset for event in done))
         self._acknowledgements.acknowledge(done)
 
-    def _observe(self, started: float, outcome: str) -> None:
-        self._metrics.bulk_seconds.observe({}, time.perf_counter() - started)
+    def _observe(self, outcome: str) -> None:
         self._metrics.bulk_requests.inc({"outcome": outcome})
 
     def _set_reachable(self, reachable: bool) -> None:
@@ -289,16 +306,25 @@ class BulkSink:
         self._metrics.elasticsearch_up.set({}, 1 if reachable else 0)
 
 
-def _action(event: Event) -> bytes:
-    return (
-        b'{"create":{"_index":"'
-        + event.index.encode()
-        + b'","_id":"'
-        + event.doc_id.encode()
-        + b'"}}\n'
-        + event.source
-        + b"\n"
+def bulk_body(events: Sequence[Event]) -> bytes:
+    """The NDJSON ``_bulk`` body of ``events``: a ``create`` of each under its ``_id``."""
+    return b"".join(
+        [
+            b'{"create":{"_index":"%s","_id":"%s"}}\n%s\n'
+            % (event.index.encode(), event.doc_id.encode(), event.source)
+            for event in events
+        ]
     )
+
+
+def _items_of(answer: bytes) -> list[dict[str, Any]]:
+    """The items of a ``_bulk`` answer; none (so every event is retried) if it is unreadable."""
+    try:
+        response = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        return []
+    items = response.get("items") if isinstance(response, dict) else None
+    return items if isinstance(items, list) else []
 
 
 def _refusal_reason(rejection: Rejection) -> str:

@@ -11,12 +11,13 @@ whose fields are mapped here: ``event.original`` (the whole line, as text) and
 
 from __future__ import annotations
 
-from typing import Any
-
-from elasticsearch import AsyncElasticsearch
+from typing import TYPE_CHECKING, Any
 
 from jarvis import logline
 from shipper.elastic import INDEX_PATTERN
+
+if TYPE_CHECKING:
+    from elasticsearch import AsyncElasticsearch
 
 TEMPLATE_NAME = "jarvis-logs"
 
@@ -114,12 +115,24 @@ def template_mappings() -> dict[str, Any]:
     }
 
 
+def template_body() -> dict[str, Any]:
+    """The body of ``PUT _index_template/jarvis-logs``."""
+    return {
+        "index_patterns": [INDEX_PATTERN],
+        "priority": 100,
+        "template": {"settings": INDEX_SETTINGS, "mappings": template_mappings()},
+        "_meta": {"managed_by": "jarvis-shipper"},
+    }
+
+
 async def install_template(client: AsyncElasticsearch) -> None:
-    """Create or replace the template; indices created afterwards use it."""
+    """Create or replace the template with an ``elasticsearch-py`` client; indices created
+    afterwards use it. (The shipper itself installs ``template_body()`` with its own client.)"""
+    body = template_body()
     await client.indices.put_index_template(
         name=TEMPLATE_NAME,
-        index_patterns=[INDEX_PATTERN],
-        priority=100,
-        template={"settings": INDEX_SETTINGS, "mappings": template_mappings()},
-        meta={"managed_by": "jarvis-shipper"},
+        index_patterns=body["index_patterns"],
+        priority=body["priority"],
+        template=body["template"],
+        meta=body["_meta"],
     )

@@ -8,11 +8,14 @@ is marked truncated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
+    """One line: its bytes (without the newline) and where it starts and ends in the file."""
+
+    # A named tuple rather than a frozen dataclass: one is made per line, and a tuple is
+    # made several times faster.
     start: int
     end: int
     data: bytes

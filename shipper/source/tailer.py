@@ -266,9 +266,10 @@ class Tailer:
         """Track ``lines`` (ending at ``anchor``) in their file's progress and hand them on."""
         progress = reader.progress
         group: list[Line] = []
+        read_at = time.monotonic()
         for line in lines:
             if line.data:
-                progress.track(line.start, line.end)
+                progress.track(line.start, line.end, read_at)
                 group.append(line)
             else:
                 progress.skip(line.start, line.end)

@@ -165,8 +165,9 @@ def _mount_source(service: dict[str, Any], target: str) -> str | None:
 
 def _api_settings(service: dict[str, Any]) -> Settings:
     args = jarvis_parser().parse_args(service["command"][1:])
-    # The image has no config/jarvis.toml: only defaults, environment and options apply.
-    environ = {**service["environment"], "JARVIS_CONFIG": "/nonexistent/jarvis.toml"}
+    # The image has no config/jarvis.toml: only defaults, environment and options apply (an
+    # empty config file stands for none; a missing one named by JARVIS_CONFIG is an error).
+    environ = {**service["environment"], "JARVIS_CONFIG": os.devnull}
     return Settings.load(environ=environ, host=args.host, port=args.port)
 
 
@@ -268,7 +269,7 @@ def test_each_replica_logs_to_a_file_of_its_own(tmp_path: Path) -> None:
     for host in REPLICA_HOSTS:
         log_file, *arguments = _run_in_replica(api, host, tmp_path)
         assert arguments == api["command"][1:], "the entrypoint must pass the command on"
-        settings = Settings.load(environ={"LOG_FILE": log_file, "JARVIS_CONFIG": "/nonexistent"})
+        settings = Settings.load(environ={"LOG_FILE": log_file, "JARVIS_CONFIG": os.devnull})
         files.append(Path(settings.log_file))
     assert len(set(files)) == len(REPLICA_HOSTS)
     assert {f.parent for f in files} == {Path("/app/logs")}

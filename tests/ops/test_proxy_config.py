@@ -108,7 +108,8 @@ def _config() -> Directive:
 
 
 def _api_settings() -> Settings:
-    environ = {**_services()["jarvis-api"]["environment"], "JARVIS_CONFIG": "/nonexistent"}
+    # An empty config file: only defaults and the service's environment apply, as in the image.
+    environ = {**_services()["jarvis-api"]["environment"], "JARVIS_CONFIG": os.devnull}
     return Settings.load(environ=environ)
 
 

@@ -125,7 +125,36 @@ async def test_wrong_arguments_exit_2_without_traceback(arguments):
     assert result.status == 2
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
-    assert "jarvis-logs" in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("jarvis-logs")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environ", "named"),
+    [
+        (["search"], {"ELASTICSEARCH_TIMEOUT": "abc"}, "ELASTICSEARCH_TIMEOUT expects a number"),
+        (["search"], {"ELASTICSEARCH_URL": "localhost:9200"}, "ELASTICSEARCH_URL must be"),
+        (["search", "--elasticsearch-url", "http://h:99999"], {}, "--elasticsearch-url must"),
+        (["--es-url", "localhost:9200", "search"], {}, "--elasticsearch-url must be"),
+        (["search", "--limit", "zero"], {}, "argument --limit: invalid int value"),
+    ],
+)
+async def test_a_bad_setting_is_one_line_naming_its_source(arguments, environ, named):
+    result = await run_cli(*arguments, **environ)
+    assert result.status == 2
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("jarvis-logs") and named in line
+
+
+async def test_the_elasticsearch_url_option_has_one_name_and_the_old_one_still_works():
+    url = dead_port_url()
+    for option in ("--elasticsearch-url", "--es-url"):
+        result = await run_cli("trace", "abc-123", option, url)
+        assert result.status == 2
+        assert f"cannot reach Elasticsearch at {url}" in result.stderr
+    shown = (await run_cli("--help")).stdout
+    assert "--elasticsearch-url" in shown and "--es-url" not in shown
 
 
 def run_on_terminal(args: list[str], **environ: str) -> str:

@@ -194,7 +194,9 @@ async def test_a_chat_and_a_websocket_session_traced_through_the_live_stack(
 
         timeline = await run_cli("trace", request_id, "--es-url", es_url)
         assert timeline.status == 0, timeline.stderr
-        body = [line for line in timeline.stdout.splitlines()[2:] if not line.startswith("    ")]
+        *events, _, summary = timeline.stdout.splitlines()
+        assert summary.startswith(f"Request {request_id}")
+        body = [line for line in events if not line.startswith("    ")]
         assert len(body) == len(written)
         for shown, line in zip(body, written, strict=True):
             assert line["message"] in shown

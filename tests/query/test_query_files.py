@@ -67,10 +67,10 @@ async def test_trace_timeline_shows_each_event_in_order_with_gaps(rotated_logs):
     assert result.status == 0, result.stderr
     assert "\x1b[" not in result.stdout, "no colour when stdout is not a terminal"
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"Request {TRACED}")
-    assert f"{len(session)} events" in lines[0]
-    assert "user enzo" in lines[0]
-    body = [line for line in lines[1:] if line.strip()]
+    assert lines[-1].startswith(f"Request {TRACED}")
+    assert f"{len(session)} events" in lines[-1]
+    assert "user enzo" in lines[-1]
+    body = [line for line in lines[:-1] if line.strip()]
     assert len(body) == len(session)
     for line, event in zip(body, session, strict=True):
         assert event["message"] in line
@@ -93,7 +93,7 @@ async def test_trace_shows_an_error_with_its_traceback(tmp_path):
         "trace", "req-err-1", "--source", "files", "--path", str(tmp_path / "jarvis.jsonl*")
     )
     assert result.status == 0, result.stderr
-    assert "1 error" in result.stdout.splitlines()[0]
+    assert "1 error" in result.stdout.splitlines()[-1]
     error_line = next(line for line in result.stdout.splitlines() if "chat_error" in line)
     assert error_line.startswith("!") and "ERROR" in error_line and "stage=llm" in error_line
     assert "LLMTimeout: read timeout after 60s" in result.stdout
@@ -116,7 +116,8 @@ async def test_a_path_matching_no_file_is_an_error_not_an_empty_result(tmp_path)
         "trace", TRACED, "--source", "files", "--path", str(tmp_path / "missing.jsonl*")
     )
     assert result.status == 2
-    assert "no log file matches" in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("jarvis-logs: no log file matches") and "Traceback" not in line
 
 
 async def test_damaged_lines_and_a_cut_backup_do_not_hide_the_rest(tmp_path):

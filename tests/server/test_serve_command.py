@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import aiohttp
 import orjson
+import pytest
 from support.fake_ollama import Behaviour
 from support.jarvis_server import free_port, start_jarvis_serve
+from support.refusals import refusal_line, run_command
 
 
 async def test_the_seed_validation_steps_against_a_running_server(tmp_path):
@@ -64,33 +65,61 @@ async def test_sigterm_lets_in_flight_requests_finish_and_closes_sockets(tmp_pat
     assert "ws_close" in actions and "chat_success" in actions
 
 
-async def test_a_bad_setting_is_a_clear_error_with_exit_code_2(tmp_path):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "jarvis", "serve", cwd=tmp_path,
-        env={"JARVIS_PORT": "eighty", "PATH": "/usr/bin:/bin"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await process.communicate()
-    assert process.returncode == 2
-    assert b"JARVIS_PORT" in err and b"eighty" in err
-    assert b"Traceback" not in err
+# (arguments, environment, config/jarvis.toml in the working directory, what the line names)
+BAD_SETTINGS = [
+    pytest.param([], {"JARVIS_PORT": "eighty"}, None, "JARVIS_PORT expects an integer", id="env"),
+    pytest.param([], {"HEALTH_INTERVAL": "0"}, None, "HEALTH_INTERVAL must be", id="env-spin"),
+    pytest.param([], {"TRUSTED_PROXY_HOPS": "-5"}, None, "TRUSTED_PROXY_HOPS", id="env-hops"),
+    pytest.param([], {"RATE_LIMIT_PER_MINUTE": "-1"}, None, "RATE_LIMIT_PER_MINUTE", id="env-rate"),
+    pytest.param([], {"JARVIS_CONFIG": "/nope.toml"}, None, "/nope.toml (from JARVIS_CONFIG)",
+                 id="env-config-missing"),
+    pytest.param([], {}, "[server]\nport = 70000\n", "config/jarvis.toml: [server] port must",
+                 id="file-key"),
+    pytest.param([], {}, "[server]\nhealth_interval = 0\n",
+                 "config/jarvis.toml: [server] health_interval", id="file-key-spin"),
+    pytest.param([], {}, "[server]\nport = \n", "config/jarvis.toml is not valid TOML",
+                 id="file-syntax"),
+    pytest.param([], {}, "[server]\nprot = 1\n", "unknown setting 'prot'", id="file-unknown"),
+    pytest.param(["--config", "/nope.toml"], {}, None, "/nope.toml (from --config)",
+                 id="flag-config-missing"),
+    pytest.param(["--port", "abc"], {}, None, "--port expects an integer", id="flag"),
+    pytest.param(["--port", "0"], {"JARVIS_PORT": "8000"}, None, "--port must be a TCP port",
+                 id="flag-range"),
+    pytest.param(["--llm", "gpt"], {}, None, "argument --llm: invalid choice", id="flag-choice"),
+]  # fmt: skip
 
 
-async def test_a_port_in_use_is_reported_and_exits_1(tmp_path):
+@pytest.mark.parametrize(("argv", "environ", "config", "named"), BAD_SETTINGS)
+@pytest.mark.parametrize("command", [["serve"], ["config", "check"]])
+def test_a_bad_setting_is_one_line_naming_its_source_and_exit_2(
+    tmp_path, command, argv, environ, config, named
+):
+    if config is not None:
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config" / "jarvis.toml").write_text(config)
+    result = run_command("jarvis", *command, *argv, cwd=tmp_path, env=environ)
+    line = refusal_line(result, "jarvis")
+    assert named in line
+    assert result.stdout == ""
+
+
+async def test_a_port_in_use_is_one_line_naming_it_and_nothing_is_ready(tmp_path):
     port = free_port()
     blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", port)
     try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "jarvis", "serve", "--port", str(port), cwd=tmp_path,
-            env={"JARVIS_LLM": "echo", "MEMORY_PATH": str(tmp_path / "m.db"), "PATH": "/usr/bin"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        result = await asyncio.to_thread(
+            run_command,
+            "jarvis", "serve", "--port", str(port), cwd=tmp_path,
+            env={"JARVIS_LLM": "echo", "MEMORY_PATH": str(tmp_path / "m.db"),
+                 "LOG_FILE": str(tmp_path / "jarvis.jsonl")},
         )  # fmt: skip
-        out, _ = await asyncio.wait_for(process.communicate(), 30)
     finally:
         blocker.close()
-    assert process.returncode == 1
-    failure = [orjson.loads(line) for line in out.splitlines() if b"listen_failed" in line]
-    assert failure and failure[0]["level"] == "ERROR"
+    line = refusal_line(result, "jarvis")
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "flag --port" in line
+    # Nothing is logged, least of all "jarvis ready": not on stdout, not in LOG_FILE.
+    assert result.stdout == ""
+    assert not (tmp_path / "jarvis.jsonl").exists()
 
 
 async def test_the_config_file_is_read_and_the_environment_wins(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,9 @@ def test_the_config_file_can_be_named_by_the_environment(tmp_path):
         ({"PROMETHEUS_METRICS": "maybe"}, "PROMETHEUS_METRICS"),
         ({"JARVIS_LLM": "gpt"}, "JARVIS_LLM"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
-        ({"MAX_BODY_BYTES": "0"}, "max_body_bytes"),
+        ({"MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES"),
         ({"RATE_LIMIT_ADDRESS_FACTOR": "0.5"}, "RATE_LIMIT_ADDRESS_FACTOR"),
-        ({"RATE_LIMIT_LOG_WINDOW": "0"}, "rate_limit_log_window"),
+        ({"RATE_LIMIT_LOG_WINDOW": "0"}, "RATE_LIMIT_LOG_WINDOW"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"REDIS_URL": "http://redis:6379"}, "REDIS_URL"),
     ],
@@ -73,10 +74,49 @@ def test_a_missing_named_config_file_is_an_error(tmp_path):
         Settings.load(tmp_path / "nope.toml", environ={})
 
 
-def test_a_missing_file_named_by_the_environment_is_skipped_like_the_default(tmp_path):
-    """Only ``--config`` names a file that must exist; ``JARVIS_CONFIG`` replaces the default."""
-    settings = Settings.load(environ={"JARVIS_CONFIG": str(tmp_path / "absent.toml")})
-    assert settings.port == 8000
+def test_a_missing_file_named_by_the_environment_is_an_error_naming_the_variable(tmp_path):
+    """A file someone named must exist, whether by ``--config`` or by ``JARVIS_CONFIG``; only
+    the default ``config/jarvis.toml`` is optional."""
+    with pytest.raises(SettingsError, match=r"absent\.toml \(from JARVIS_CONFIG\) does not"):
+        Settings.load(environ={"JARVIS_CONFIG": str(tmp_path / "absent.toml")})
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("[server]\nport = 70000\n", "jarvis.toml: [server] port must be a TCP port"),
+        ("[server]\nhealth_interval = 0\n", "jarvis.toml: [server] health_interval must be"),
+        ("trusted_proxy_hops = -5\n", "jarvis.toml: trusted_proxy_hops must be at least 0"),
+        ('[server]\nllm_provider = "gpt"\n', "jarvis.toml: [server] llm_provider must be"),
+    ],
+)
+def test_a_bad_value_in_the_file_is_reported_as_the_file_and_key(tmp_path, text, where):
+    config = tmp_path / "jarvis.toml"
+    config.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(where)) as refused:
+        Settings.load(config, environ={})
+    assert str(config) in str(refused.value)
+    assert not re.search(r"\b[A-Z_]{4,}\b", str(refused.value)), "no variable is named"
+
+
+def test_a_bad_value_given_as_an_option_is_reported_as_the_option():
+    with pytest.raises(SettingsError, match=r"^--port must be a TCP port"):
+        Settings.load(environ={"JARVIS_PORT": "8080"}, port=70000)
+
+
+def test_each_value_comes_with_where_it_came_from(tmp_path):
+    config = tmp_path / "jarvis.toml"
+    config.write_text('[server]\nollama_model = "mistral"\nrate_limit_burst = 3\n')
+    resolved = Settings.resolve(
+        config, environ={"RATE_LIMIT_BURST": "5", "LOG_LEVEL": "DEBUG"}, port="9001"
+    )
+    origins = {name: origin.shown for name, origin in resolved.origins.items()}
+    assert origins["ollama_model"] == f"file {config}: [server] ollama_model"
+    assert origins["rate_limit_burst"] == "env RATE_LIMIT_BURST"
+    assert origins["log_level"] == "env LOG_LEVEL"
+    assert origins["port"] == "flag --port"
+    assert origins["host"] == "default"
+    assert (resolved.settings.rate_limit_burst, resolved.settings.port) == (5, 9001)
 
 
 def test_the_committed_config_file_lists_every_key_with_its_variable():

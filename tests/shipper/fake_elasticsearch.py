@@ -1,10 +1,12 @@
-"""A stand-in for AsyncElasticsearch: takes or refuses bulk requests as the test says."""
+"""A stand-in for the shipper's BulkClient: takes or refuses bulk requests as the test says."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from typing import Any
 
-import elastic_transport
+import orjson
+
+from shipper.sink.bulk_client import ElasticsearchUnreachable
 
 
 class FakeElasticsearch:
@@ -13,16 +15,22 @@ class FakeElasticsearch:
     def __init__(self, reachable: bool = True) -> None:
         self.reachable = reachable
         self.stored: list[bytes] = []
-        self.indices = SimpleNamespace(put_index_template=self._put_index_template)
+        self.templates: dict[str, dict[str, Any]] = {}
 
-    async def bulk(self, operations: bytes, filter_path: str) -> SimpleNamespace:
-        if not self.reachable:
-            raise elastic_transport.ConnectionError("connection refused")
-        lines = operations.splitlines()
+    async def bulk(self, body: bytes) -> bytes:
+        self._connect()
+        lines = body.splitlines()
         self.stored.extend(lines[1::2])
         items = [{"create": {"status": 201}} for _ in lines[1::2]]
-        return SimpleNamespace(body={"errors": False, "items": items})
+        return orjson.dumps({"errors": False, "items": items})
 
-    async def _put_index_template(self, **template: object) -> None:
+    async def put_index_template(self, name: str, template: dict[str, Any]) -> None:
+        self._connect()
+        self.templates[name] = template
+
+    async def close(self) -> None:
+        pass
+
+    def _connect(self) -> None:
         if not self.reachable:
-            raise elastic_transport.ConnectionError("connection refused")
+            raise ElasticsearchUnreachable("connection refused")

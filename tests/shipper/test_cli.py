@@ -21,8 +21,7 @@ from shipper_harness import (
     wait_for_metric,
     writer_markers,
 )
-
-from shipper.cli import main
+from support.refusals import refusal_line, run_command
 
 
 async def test_steady_writing_of_100k_lines_is_stored_exactly_once(
@@ -134,44 +133,62 @@ async def test_a_half_written_last_line_is_shipped_whole_after_a_restart(
     assert await shipper.stop() == 0
 
 
-@pytest.mark.parametrize(
-    ("argv", "environ", "named"),
-    [
-        (["--keep", "many"], {}, "--keep expects an integer"),
-        (["--batch-size", "0"], {}, "--batch-size"),
-        ([], {"SHIPPER_SENDERS": "two"}, "SHIPPER_SENDERS"),
-        ([], {"ELASTICSEARCH_TIMEOUT": "soon"}, "ELASTICSEARCH_TIMEOUT"),
-        (["--config", "/nonexistent/shipper.toml"], {}, "/nonexistent/shipper.toml"),
-        (["--metrics-port", "70000"], {}, "--metrics-port"),
-        ([], {"ELASTICSEARCH_URL": "127.0.0.1:9200"}, "ELASTICSEARCH_URL"),
-    ],
-)
-def test_a_bad_setting_is_one_line_on_stderr_and_exit_2(
+# (arguments, environment, config/shipper.toml in the working directory, what the line names)
+BAD_SETTINGS = [
+    pytest.param([], {"SHIPPER_SENDERS": "two"}, None, "SHIPPER_SENDERS expects an integer",
+                 id="env"),
+    pytest.param([], {"SHIPPER_BATCH_SIZE": "0"}, None, "SHIPPER_BATCH_SIZE must be more than 0",
+                 id="env-range"),
+    pytest.param([], {"ELASTICSEARCH_TIMEOUT": "abc"}, None,
+                 "ELASTICSEARCH_TIMEOUT expects a number", id="env-timeout"),
+    pytest.param([], {"ELASTICSEARCH_URL": "127.0.0.1:9200"}, None,
+                 "ELASTICSEARCH_URL must be node URLs", id="env-url-scheme"),
+    pytest.param([], {"ELASTICSEARCH_CA_CERTS": "/nope.pem"}, None, "ELASTICSEARCH_CA_CERTS",
+                 id="env-ca-certs"),
+    pytest.param([], {"SHIPPER_CONFIG": "/nope.toml"}, None, "/nope.toml (from SHIPPER_CONFIG)",
+                 id="env-config-missing"),
+    pytest.param([], {}, "[shipper]\nkeep = 'many'\n",
+                 "config/shipper.toml: [shipper] keep expects an integer", id="file-key"),
+    pytest.param([], {}, "[shipper]\nmetrics_port = 70000\n",
+                 "config/shipper.toml: [shipper] metrics_port must be a TCP port",
+                 id="file-key-range"),
+    pytest.param([], {}, "[elasticsearch]\nurl = 'localhost:9200'\n",
+                 "config/shipper.toml: [elasticsearch] url must be node URLs", id="file-url"),
+    pytest.param([], {}, "[shipper]\nkeep = \n", "config/shipper.toml is not valid TOML",
+                 id="file-syntax"),
+    pytest.param([], {}, "[shipper]\nbatch_sise = 1\n", "unknown setting 'batch_sise'",
+                 id="file-unknown"),
+    pytest.param(["--keep", "many"], {}, None, "--keep expects an integer", id="flag"),
+    pytest.param(["--metrics-port", "70000"], {}, None, "--metrics-port must be a TCP port",
+                 id="flag-port-range"),
+    pytest.param(["--elasticsearch-url", "http://u:s3cret@h:99999"], {}, None,
+                 "--elasticsearch-url must be node URLs", id="flag-url-port"),
+    pytest.param(["--es-url", "localhost:9200"], {}, None, "--elasticsearch-url must be",
+                 id="flag-url-alias"),
+    pytest.param(["--config", "/nope.toml"], {}, None, "/nope.toml (from --config)",
+                 id="flag-config-missing"),
+    pytest.param(["--bogus"], {}, None, "unrecognized arguments: --bogus", id="flag-unknown"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "environ", "config", "named"), BAD_SETTINGS)
+@pytest.mark.parametrize("command", [[], ["check"]], ids=["run", "check"])
+def test_a_bad_setting_is_one_line_naming_its_source_and_exit_2(
+    tmp_path: Path,
+    command: list[str],
     argv: list[str],
     environ: dict[str, str],
+    config: str | None,
     named: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for variable, value in environ.items():
-        monkeypatch.setenv(variable, value)
-    assert main(argv) == 2
-    error = capsys.readouterr().err
-    assert error.startswith("jarvis-shipper: ") and error.count("\n") == 1
-    assert named in error
-
-
-def test_a_config_file_that_is_not_toml_stops_the_process_with_exit_2(tmp_path: Path) -> None:
-    config = tmp_path / "shipper.toml"
-    config.write_text("[shipper]\nkeep = \n")
-    result = subprocess.run(
-        [sys.executable, "-m", "shipper", "--config", str(config)],
-        capture_output=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    (line,) = result.stderr.decode().splitlines()
-    assert line.startswith("jarvis-shipper: ") and str(config) in line
+    if config is not None:
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config" / "shipper.toml").write_text(config)
+    result = run_command("jarvis-shipper", *command, *argv, cwd=tmp_path, env=environ)
+    line = refusal_line(result, "jarvis-shipper")
+    assert named in line
+    assert "s3cret" not in line
+    assert result.stdout == ""
 
 
 def test_a_taken_status_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -190,3 +207,4 @@ def test_a_taken_status_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
     error = orjson.loads(line)
     assert error["level"] == "ERROR" and f"127.0.0.1:{port}" in error["message"]
     assert "--metrics-port" in error["message"] and "traceback" not in error
+    assert "started" not in result.stderr.decode()

@@ -60,3 +60,18 @@ def test_the_time_of_a_line_that_cannot_be_parsed_is_found_in_its_text() -> None
 
 def test_iso_time_is_utc_to_the_millisecond() -> None:
     assert iso_time(T) == "2024-01-13T05:24:16.789Z"
+
+
+def test_iso_time_writes_what_datetime_writes() -> None:
+    """Including the rounding to the microsecond, then the cut to the millisecond."""
+    import math
+    import random
+    from datetime import UTC, datetime
+
+    chooser = random.Random(7)
+    values = [chooser.uniform(0, 4.1e9) for _ in range(20_000)]
+    values += [second + part for second in (0, 1705123456) for part in (0.9999995, 0.0005, 0.9995)]
+    values += [math.nextafter(value, 0) for value in values[-6:]]
+    for value in values:
+        expected = datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds")
+        assert iso_time(value) == expected.replace("+00:00", "Z"), value

@@ -11,7 +11,7 @@ import pytest
 
 from jarvis.config import SettingsError, env_names
 from shipper.elastic import ElasticsearchSettings
-from shipper.settings import ShipperSettings, load_settings
+from shipper.settings import ShipperSettings, build_parser, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,9 +54,9 @@ def test_a_relative_path_is_made_absolute() -> None:
 @pytest.mark.parametrize(
     ("argv", "environ", "problem"),
     [
-        (["--batch-size", "0"], {}, "batch_size"),
+        (["--batch-size", "0"], {}, "--batch-size"),
         ([], {"SHIPPER_ROTATE_SIZE": "big"}, "SHIPPER_ROTATE_SIZE"),
-        (["--senders", "0"], {}, "senders"),
+        (["--senders", "0"], {}, "--senders"),
     ],
 )
 def test_invalid_values_are_refused_with_their_name(
@@ -129,7 +129,7 @@ def test_the_command_line_beats_the_environment_and_the_file(tmp_path: Path) -> 
     [
         ("[shipper]\nbatch_sise = 10\n", r"unknown setting 'batch_sise' in \[shipper\]"),
         ("[elasticsearch]\nusername = 'u'\npasword = 'p'\n", "unknown setting 'pasword'"),
-        ("[shipper]\nkeep = 'many'\n", r"shipper\.toml: keep expects an integer"),
+        ("[shipper]\nkeep = 'many'\n", r"shipper\.toml: \[shipper\] keep expects an integer"),
         ("[shipper]\nkeep = \n", "not valid TOML"),
     ],
 )
@@ -144,9 +144,9 @@ def test_a_bad_config_file_is_refused_with_the_file_and_key(
 
 def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.toml"
-    with pytest.raises(SettingsError, match=r"nowhere\.toml does not exist"):
+    with pytest.raises(SettingsError, match=r"nowhere\.toml \(from --config\) does not exist"):
         load_settings(["--config", str(missing)], environ={})
-    with pytest.raises(SettingsError, match=r"nowhere\.toml does not exist"):
+    with pytest.raises(SettingsError, match=r"nowhere\.toml \(from SHIPPER_CONFIG\) does not"):
         load_settings([], environ={"SHIPPER_CONFIG": str(missing)})
 
 
@@ -205,3 +205,18 @@ def test_help_shows_each_default_with_its_unit(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default 100MiB) [SHIPPER_ROTATE_SIZE]" in text
     assert "(default 10) [SHIPPER_KEEP]" in text
+
+
+def test_the_elasticsearch_url_option_has_one_name_and_the_old_one_still_works() -> None:
+    for option in ("--elasticsearch-url", "--es-url"):
+        settings = load_settings([option, "http://flag:9200"], environ={})
+        assert settings.elasticsearch.url == "http://flag:9200"
+    shown = build_parser().format_help()
+    assert "--elasticsearch-url" in shown and "--es-url" not in shown
+
+
+def test_the_progress_interval_is_a_setting_like_the_others() -> None:
+    assert load_settings([], environ={}).progress_interval == 10.0
+    assert load_settings([], environ={"SHIPPER_PROGRESS_INTERVAL": "0.5"}).progress_interval == 0.5
+    with pytest.raises(SettingsError, match="--progress-interval must be more than 0"):
+        load_settings(["--progress-interval", "0"], environ={})

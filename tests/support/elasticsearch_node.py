@@ -87,6 +87,11 @@ class ElasticsearchNode:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The node's process (its JVM), while it runs."""
+        return self._process.pid if self.running and self._process is not None else None
+
     def start(self) -> None:
         """Start the node (a no-op if it runs) and return once it serves requests and every
         primary shard of the data already on disk is back (cluster health yellow or green)."""

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from multidict import istr
 
 from jarvis.logline import ACTION, Action
 from jarvis.request_context import bind_request, parse_traceparent, request_id_for
@@ -20,20 +21,26 @@ from jarvis.web.keys import REQUEST_ID_KEY, TRACE_KEY
 
 logger = logging.getLogger("jarvis.request_id")
 
+_TRACEPARENT = istr("traceparent")
+
 ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 
 
 def request_id_middleware(header_name: str) -> Middleware:
     """Build the middleware that reads and assigns request IDs from ``header_name``."""
 
+    # Case-insensitive header names built once: looking up a plain str folds its case each time.
+    header = istr(header_name)
+
     @web.middleware
     async def assign_request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
-        incoming = request.headers.get(header_name)
+        headers = request.headers
+        incoming = headers.get(header)
         request_id = request_id_for(incoming)
-        trace = parse_traceparent(request.headers.get("traceparent"))
+        trace = parse_traceparent(headers.get(_TRACEPARENT))
         request[REQUEST_ID_KEY] = request_id
-        if trace is not None:
-            request[TRACE_KEY] = trace
+        # Set even when None: a key a reader misses costs it an exception.
+        request[TRACE_KEY] = trace
         bind_request(request_id, trace)
         if incoming is not None and incoming != request_id:
             # Only the length is logged: the rejected value itself may be the attack.
@@ -49,9 +56,11 @@ def request_id_middleware(header_name: str) -> Middleware:
 def request_id_response_hook(header_name: str) -> ResponseHook:
     """Build the ``on_response_prepare`` hook that puts the ID on every response."""
 
+    header = istr(header_name)
+
     async def send_request_id(request: web.Request, response: web.StreamResponse) -> None:
         request_id = request.get(REQUEST_ID_KEY)
         if request_id is not None:
-            response.headers[header_name] = request_id
+            response.headers[header] = request_id
 
     return send_request_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from jarvis.web.keys import CLIENT_ADDRESS_KEY
@@ -40,11 +40,12 @@ def client_address_middleware(trusted_proxy_hops: int) -> Middleware:
 
     @web.middleware
     async def resolve_client(request: web.Request, handler: Handler) -> web.StreamResponse:
-        address = forwarded_client(
-            request.remote, request.headers.get("X-Forwarded-For"), trusted_proxy_hops
-        )
-        if address:
-            request[CLIENT_ADDRESS_KEY] = address
+        address = request.remote
+        if trusted_proxy_hops > 0:
+            forwarded_for = request.headers.get(hdrs.X_FORWARDED_FOR)
+            address = forwarded_client(address, forwarded_for, trusted_proxy_hops)
+        # Set even when unknown: a key a reader misses costs it an exception.
+        request[CLIENT_ADDRESS_KEY] = address or "unknown"
         return await handler(request)
 
     return resolve_client

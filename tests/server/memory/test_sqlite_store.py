@@ -1,8 +1,9 @@
 """Conversation memory on a real SQLite file."""
 
 import asyncio
+import sqlite3
+import subprocess
 
-import aiosqlite
 import pytest
 
 from jarvis.memory import MemoryStoreError
@@ -33,10 +34,18 @@ def count(metrics: Metrics, operation: str, status: str) -> float:
     return metrics.memory_operations_total.get({"operation": operation, "status": status})
 
 
+def query_file(path: str, sql: str, *params: object) -> list[tuple]:
+    """Rows of ``sql`` run on the file by a connection of its own, as another program would."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
 async def rows_in_file(path: str, user_id: str) -> int:
-    async with aiosqlite.connect(path) as db:
-        cursor = await db.execute("SELECT COUNT(*) FROM messages WHERE user_id = ?", (user_id,))
-        (n,) = await cursor.fetchone()
+    query = "SELECT COUNT(*) FROM messages WHERE user_id = ?"
+    [(n,)] = await asyncio.to_thread(query_file, path, query, user_id)
     return n
 
 
@@ -105,10 +114,7 @@ async def test_history_survives_reopening(db_path):
 
 
 async def test_file_is_in_wal_mode(memory, db_path):
-    async with aiosqlite.connect(db_path) as db:
-        cursor = await db.execute("PRAGMA journal_mode")
-        (mode,) = await cursor.fetchone()
-    assert mode == "wal"
+    assert await asyncio.to_thread(query_file, db_path, "PRAGMA journal_mode") == [("wal",)]
 
 
 async def test_in_memory_store_works(metrics):
@@ -149,9 +155,7 @@ async def test_a_closed_store_raises_and_counts_errors(memory, metrics):
 
 async def test_a_failing_query_is_a_counted_store_error(memory, metrics, db_path):
     # Someone else dropped the table under the running server.
-    async with aiosqlite.connect(db_path) as db:
-        await db.execute("DROP TABLE messages")
-        await db.commit()
+    await asyncio.to_thread(query_file, db_path, "DROP TABLE messages")
     with pytest.raises(MemoryStoreError) as caught:
         await memory.history("ivy")
     assert "no such table" in str(caught.value)
@@ -190,3 +194,151 @@ async def test_a_turn_is_saved_whole_or_not_at_all(tmp_path):
         assert metrics.memory_operations_total.get({"operation": "save", "status": "ok"}) == 1
     finally:
         await memory.close()
+
+
+def turns_are_whole(history: list[dict[str, str]]) -> bool:
+    """Each question is followed by its own answer (``answer of <question>``)."""
+    pairs = list(zip(history[::2], history[1::2], strict=True))
+    return all(
+        q["role"] == "user"
+        and a["role"] == "assistant"
+        and a["content"] == f"answer of {q['content']}"
+        for q, a in pairs
+    )
+
+
+async def reopened_histories(path: str, max_turns: int, users: list[str]) -> dict:
+    """What the file alone says, read by a store that never saw the writes."""
+    store = await SqliteMemory.open(path, max_turns, Metrics.create())
+    try:
+        return {user: await store.history(user) for user in users}
+    finally:
+        await store.close()
+
+
+async def test_many_users_at_once_each_keep_their_own_whole_turns(db_path, metrics):
+    """Turns of 100 users, all in flight together, some read before and during the writes:
+    each user keeps their last turns, each answer right after its question, and the server's
+    answers agree with what the file holds."""
+    memory = await SqliteMemory.open(db_path, 6, metrics)
+    users = [f"user-{n}" for n in range(100)]
+    try:
+        await asyncio.gather(*(memory.history(user) for user in users[::2]))
+
+        async def chat(user: str, turn: int) -> None:
+            question = f"{user} turn {turn}"
+            await memory.save_turn(user, question, f"answer of {question}")
+
+        await asyncio.gather(
+            *(chat(user, turn) for turn in range(8) for user in users),
+            *(memory.history(user) for user in users[1::4]),
+        )
+        seen = {user: await memory.history(user) for user in users}
+    finally:
+        await memory.close()
+
+    for user, history in seen.items():
+        assert len(history) == 6 and turns_are_whole(history), user
+        assert all(m["content"].startswith(f"{user} turn") for m in history[::2]), user
+    assert seen == await reopened_histories(db_path, 6, users)
+    assert count(metrics, "save", "ok") == 800
+    assert await rows_in_file(db_path, "user-7") == 6
+
+
+async def test_one_user_chatting_many_times_at_once_keeps_whole_turns(db_path, metrics):
+    memory = await SqliteMemory.open(db_path, 10, metrics)
+    try:
+        await memory.save_turn("zoe", "first", "answer of first")
+        await memory.history("zoe")  # held in process from now on
+        questions = [f"question {n}" for n in range(50)]
+        await asyncio.gather(*(memory.save_turn("zoe", q, f"answer of {q}") for q in questions))
+        history = await memory.history("zoe")
+    finally:
+        await memory.close()
+    assert len(history) == 10 and turns_are_whole(history)
+    assert {m["content"] for m in history[::2]} <= set(questions)
+    assert await rows_in_file(db_path, "zoe") == 10
+    assert {"zoe": history} == await reopened_histories(db_path, 10, ["zoe"])
+
+
+async def test_a_turn_the_database_refuses_fails_alone(memory, metrics):
+    """Turns committed together do not fail together: a text SQLite cannot store (a lone
+    surrogate) fails its own turn, stores nothing of it, and the others land."""
+    results = await asyncio.gather(
+        memory.save_turn("kim", "before", "answer of before"),
+        memory.save_turn("kim", "broken \ud800", "answer of broken"),
+        memory.save_turn("lou", "fine", "answer of fine"),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], MemoryStoreError)
+    assert "surrogate" in str(results[1])
+    assert await memory.history("kim") == [
+        {"role": "user", "content": "before"},
+        {"role": "assistant", "content": "answer of before"},
+    ]
+    assert len(await memory.history("lou")) == 2
+    assert count(metrics, "save", "ok") == 2
+    assert count(metrics, "save", "error") == 1
+
+
+async def test_changing_a_returned_history_changes_nothing_stored(memory):
+    await memory.save_turn("max", "hello", "hi")
+    first = await memory.history("max")
+    first[0]["content"] = "tampered"
+    first.append({"role": "user", "content": "extra"})
+    assert await memory.history("max") == [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "hi"},
+    ]
+
+
+async def test_closing_finishes_the_turns_under_way(db_path):
+    memory = await SqliteMemory.open(db_path, 6, Metrics.create())
+    saves = [asyncio.ensure_future(memory.save_turn("noa", f"q{n}", f"a{n}")) for n in range(3)]
+    await asyncio.sleep(0)  # the saves are queued
+    await memory.close()
+    await asyncio.gather(*saves)
+    assert len((await reopened_histories(db_path, 6, ["noa"]))["noa"]) == 6
+
+
+async def test_a_full_disk_fails_the_turn_whole_and_the_store_recovers(small_disk, metrics):
+    path = str(small_disk.path / "memory.sqlite3")
+    memory = await SqliteMemory.open(path, 6, metrics)
+    try:
+        await memory.save_turn("olga", "before", "answer of before")
+        small_disk.fill()
+        with pytest.raises(MemoryStoreError, match="database or disk is full") as caught:
+            await memory.save_turn("olga", "during", "answer of during " + "x" * 200_000)
+        assert isinstance(caught.value.__cause__, sqlite3.Error)
+        assert [m["content"] for m in await memory.history("olga")] == [
+            "before",
+            "answer of before",
+        ]
+        small_disk.free_up()
+        await memory.save_turn("olga", "after", "answer of after")
+        expected = await memory.history("olga")
+    finally:
+        await memory.close()
+    assert [m["content"] for m in expected] == [
+        "before",
+        "answer of before",
+        "after",
+        "answer of after",
+    ]
+    assert await reopened_histories(path, 6, ["olga"]) == {"olga": expected}
+    assert await asyncio.to_thread(query_file, path, "PRAGMA integrity_check") == [("ok",)]
+    assert count(metrics, "save", "error") == 1
+
+
+async def test_a_read_only_volume_is_a_store_error_naming_the_path(small_disk, metrics):
+    path = str(small_disk.path / "memory.sqlite3")
+    memory = await SqliteMemory.open(path, 6, metrics)
+    await memory.save_turn("paul", "hello", "hi")
+    await memory.close()
+    remount = ["mount", "-o", "remount,ro", str(small_disk.path)]
+    await asyncio.to_thread(subprocess.run, remount, check=True)
+    with pytest.raises(MemoryStoreError) as caught:
+        await SqliteMemory.open(path, 6, metrics)
+    assert path in str(caught.value)
+    assert "unable to open database file" in str(caught.value)

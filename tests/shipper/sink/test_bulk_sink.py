@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -35,8 +34,8 @@ class RefusingElasticsearch(FakeElasticsearch):
         self.refuses = refuses
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    async def bulk(self, operations: bytes, filter_path: str) -> SimpleNamespace:
-        lines = operations.splitlines()
+    async def bulk(self, body: bytes) -> bytes:
+        lines = body.splitlines()
         items = []
         for action, source in zip(lines[::2], lines[1::2], strict=True):
             document = orjson.loads(source)
@@ -47,7 +46,7 @@ class RefusingElasticsearch(FakeElasticsearch):
             else:
                 self.stored.append(source)
                 items.append({"create": {"status": 201}})
-        return SimpleNamespace(body={"errors": True, "items": items})
+        return orjson.dumps({"errors": True, "items": items})
 
 
 class Harness:

@@ -1,0 +1,52 @@
+"""The in-process copy of recent users' messages: bounded per user and in total, least
+recently used users forgotten first, and only ever filled from what the database returned."""
+
+from jarvis.memory.recent_history import RecentHistory
+
+# A one-character message, held: its text and the objects around it.
+ONE = 251
+
+
+def message(content: str, role: str = "user") -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+def test_a_user_never_read_is_not_held_and_commits_do_not_invent_them():
+    recent = RecentHistory(max_messages=4, max_bytes=100_000)
+    recent.append("ann", [message("hello"), message("hi", "assistant")])
+    assert recent.get("ann") is None, "a partial history would hide older stored turns"
+
+
+def test_commits_follow_a_held_user_and_keep_their_last_messages():
+    recent = RecentHistory(max_messages=4, max_bytes=100_000)
+    recent.fill("ann", [message("a"), message("b", "assistant")])
+    recent.append("ann", [message("c"), message("d", "assistant")])
+    recent.append("ann", [message("e"), message("f", "assistant")])
+    assert [m["content"] for m in recent.get("ann") or []] == ["c", "d", "e", "f"]
+
+
+def test_the_least_recently_used_user_goes_first_when_the_text_budget_is_spent():
+    recent = RecentHistory(max_messages=10, max_bytes=2 * ONE)
+    recent.fill("ann", [message("a")])
+    recent.fill("bob", [message("b")])
+    recent.get("ann")  # ann is now the most recent
+    recent.fill("cid", [message("c")])
+    assert recent.get("bob") is None
+    assert recent.get("ann") is not None and recent.get("cid") is not None
+
+
+def test_a_user_bigger_than_the_whole_budget_is_simply_not_held():
+    recent = RecentHistory(max_messages=10, max_bytes=ONE + 9)
+    recent.fill("ann", [message("a" * 11)])
+    assert recent.get("ann") is None
+    recent.fill("bob", [message("b" * 10)])
+    assert recent.get("bob") == [message("b" * 10)]
+
+
+def test_forget_drops_the_copy_and_gives_its_budget_back():
+    recent = RecentHistory(max_messages=10, max_bytes=ONE)
+    recent.fill("ann", [message("a")])
+    recent.forget("ann")
+    recent.fill("bob", [message("b")])
+    assert recent.get("ann") is None
+    assert recent.get("bob") == [message("b")]

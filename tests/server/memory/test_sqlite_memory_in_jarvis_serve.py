@@ -1,0 +1,138 @@
+"""The SQLite memory under a real server: a ``jarvis serve`` killed with SIGKILL in the middle
+of a load leaves a sound file where every turn is whole and every answered chat is stored; a
+full disk fails the chat with a clear 503 and nothing half-stored."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+
+import aiohttp
+import pytest
+from support.jarvis_server import start_jarvis_serve
+from support.small_disk import SmallDisk
+
+pytestmark = pytest.mark.timeout(120)
+
+SERVE_ENV = {
+    "RATE_LIMIT_ENABLED": "false",
+    "HEALTH_INTERVAL": "3600",
+    # Nothing pruned: every answered chat must still be in the file.
+    "MEMORY_MAX_TURNS": "100000",
+}
+
+
+def stored_turns(path: Path) -> tuple[str, dict[str, list[tuple[str, str]]]]:
+    """The file's integrity check and each user's messages, oldest first."""
+    db = sqlite3.connect(path)
+    try:
+        (integrity,) = db.execute("PRAGMA integrity_check").fetchone()
+        rows = db.execute("SELECT user_id, role, content FROM messages ORDER BY id").fetchall()
+    finally:
+        db.close()
+    by_user: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for user_id, role, content in rows:
+        by_user[user_id].append((role, content))
+    return integrity, by_user
+
+
+class Answered:
+    """The (user, message) of every chat answered with 200; ``enough`` is set once there are
+    ``target`` of them."""
+
+    def __init__(self) -> None:
+        self.chats: list[tuple[str, str]] = []
+        self.target = 0
+        self.enough = asyncio.Event()
+
+    def add(self, user: str, message: str) -> None:
+        self.chats.append((user, message))
+        if len(self.chats) >= self.target:
+            self.enough.set()
+
+
+async def keep_chatting(url: str, run: int, client: int, answered: Answered) -> None:
+    """Chat until the server goes away, noting each chat answered with 200."""
+    async with aiohttp.ClientSession() as session:
+        for n in range(1_000_000):
+            user, message = f"user-{(client * 7 + n) % 30}", f"run {run} client {client} chat {n}"
+            try:
+                async with session.post(
+                    url + "/chat", json={"message": message, "user_id": user}
+                ) as response:
+                    assert response.status == 200, await response.text()
+                    assert (await response.json())["response"] == f"Echo: {message}"
+            except (aiohttp.ClientError, TimeoutError):
+                return
+            answered.add(user, message)
+
+
+async def test_a_server_killed_under_load_leaves_whole_turns_and_every_answered_chat(
+    tmp_path: Path,
+) -> None:
+    answered = Answered()
+    for run in range(3):
+        server = await start_jarvis_serve(tmp_path, env=SERVE_ENV)
+        answered.target = len(answered.chats) + 150
+        answered.enough.clear()
+        clients = [
+            asyncio.create_task(keep_chatting(server.url, run, c, answered)) for c in range(16)
+        ]
+        try:
+            await asyncio.wait_for(answered.enough.wait(), 60)
+        finally:
+            server.process.kill()
+            await server.process.wait()
+            await asyncio.gather(*clients)
+
+        integrity, by_user = await asyncio.to_thread(stored_turns, tmp_path / "memory.sqlite3")
+        assert integrity == "ok"
+        for user, messages in by_user.items():
+            questions, answers = messages[::2], messages[1::2]
+            assert len(questions) == len(answers), f"half a turn stored for {user}"
+            for (role_q, question), (role_a, answer) in zip(questions, answers, strict=True):
+                assert (role_q, role_a) == ("user", "assistant")
+                assert answer == f"Echo: {question}"
+        stored = {(user, q) for user, messages in by_user.items() for _, q in messages[::2]}
+        assert stored.issuperset(answered.chats), "an answered chat was lost"
+
+    server = await start_jarvis_serve(tmp_path, env=SERVE_ENV)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                server.url + "/chat", json={"message": "still here?", "user_id": "user-1"}
+            ) as response:
+                assert response.status == 200
+    finally:
+        assert await server.terminate() == 0
+    _, by_user = await asyncio.to_thread(stored_turns, tmp_path / "memory.sqlite3")
+    assert by_user["user-1"][-2:] == [("user", "still here?"), ("assistant", "Echo: still here?")]
+
+
+async def test_a_full_disk_fails_the_chat_with_a_clear_503_and_stores_nothing_of_it(
+    jarvis_server, small_disk: SmallDisk
+) -> None:
+    server = await jarvis_server(memory_path=str(small_disk.path / "memory.sqlite3"))
+
+    async def chat(message: str) -> tuple[int, dict]:
+        async with server.session.post(
+            server.url + "/chat", json={"message": message, "user_id": "rita"}
+        ) as response:
+            return response.status, await response.json()
+
+    assert (await chat("before"))[0] == 200
+    small_disk.fill()
+    status, body = await chat("during " + "x" * 15_000)
+    assert status == 503
+    assert body["stage"] == "memory"
+    assert "database or disk is full" in body["error"]
+    small_disk.free_up()
+    assert (await chat("after"))[0] == 200
+
+    with contextlib.closing(sqlite3.connect(small_disk.path / "memory.sqlite3")) as db:
+        rows = db.execute("SELECT content FROM messages WHERE user_id = 'rita' ORDER BY id")
+        contents = [content for (content,) in rows]
+    assert contents == ["before", "Echo: before", "after", "Echo: after"]

@@ -8,15 +8,11 @@ import logging
 import socket
 import sys
 
-from aiohttp import web
-
-from jarvis.app import create_app
 from jarvis.command_line import OneLineErrorParser, fail
 from jarvis.config import Resolved
 from jarvis.config_check import settings_table
-from jarvis.dev.command import add_dev_command, run_dev
+from jarvis.dev.options import add_dev_command
 from jarvis.logline import ACTION, Action
-from jarvis.logs.setup import configure_logging, unconfigure_logging
 from jarvis.settings import Settings, SettingsError
 from jarvis.version import version_text
 
@@ -74,6 +70,8 @@ def _resolve(args: argparse.Namespace) -> Resolved[Settings]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "dev":
+        from jarvis.dev.command import run_dev
+
         return run_dev(args)
     try:
         resolved = _resolve(args)
@@ -90,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
 def serve(resolved: Resolved[Settings]) -> int:
     """Bind the port, then start the app (which logs "jarvis ready") and serve until a stop
     signal. A port that cannot be bound is one line on stderr and exit 2, nothing logged."""
+    # Imported here, not at the top: `jarvis --help` and `config check` need none of them.
+    from aiohttp import web
+
+    from jarvis.app import create_app
+    from jarvis.logs.setup import configure_logging, unconfigure_logging
+
     settings = resolved.settings
     try:
         sockets = listening_sockets(settings.host, settings.port)

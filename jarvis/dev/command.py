@@ -15,13 +15,11 @@ import shutil
 import signal
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from jarvis.dev.layout import ES_DEV, PROMETHEUS_RULES
-from jarvis.dev.options import DEFAULT_DATA_DIR, DevOptions
+from jarvis.dev.options import DevOptions
 from jarvis.dev.output import ProcessOutput
 from jarvis.dev.ports import PortClaim, PortProblem, check_ports
 from jarvis.dev.probes import elasticsearch_healthy, wait_until
@@ -38,52 +36,6 @@ from jarvis.dev.supervisor import StartFailed, Supervisor, exit_text
 from jarvis.logs.console import AUTO, LOG_FORMAT_RULE, LOG_FORMATS, use_console, wants_colour
 
 _EXTERNAL_ES_TIMEOUT = 30.0
-
-
-def add_dev_command(commands: Any) -> None:
-    """Add ``dev`` to the ``jarvis`` subcommands (``commands``: argparse's subparsers)."""
-    defaults = DevOptions()
-    dev = commands.add_parser(
-        "dev",
-        help="run the whole pipeline here: Elasticsearch, the server, the shipper, Prometheus",
-        description="Start the development Elasticsearch node (or use ELASTICSEARCH_URL), "
-        "jarvis serve, jarvis-shipper and, when installed, Prometheus with our rules, each "
-        "once the previous is ready; Ctrl-C stops them all.",
-    )
-    dev.add_argument(
-        "--port", type=int, default=defaults.port, help="the API's port (default %(default)s)"
-    )
-    dev.add_argument(
-        "--es-port",
-        type=int,
-        default=defaults.es_port,
-        help="Elasticsearch's port (default %(default)s; unused with ELASTICSEARCH_URL)",
-    )
-    dev.add_argument(
-        "--shipper-port",
-        type=int,
-        default=defaults.shipper_port,
-        help="the shipper's /metrics and /health (default %(default)s)",
-    )
-    dev.add_argument(
-        "--prometheus-port",
-        type=int,
-        default=defaults.prometheus_port,
-        help="Prometheus's port (default %(default)s)",
-    )
-    dev.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA_DIR,
-        help="logs, shipper state, Elasticsearch and Prometheus data, the memory database"
-        " (default %(default)s/)",
-    )
-    dev.add_argument(
-        "--llm",
-        choices=("echo", "ollama"),
-        default=defaults.llm,
-        help="the model: echo (default, needs nothing) or ollama (OLLAMA_URL, OLLAMA_MODEL)",
-    )
 
 
 def run_dev(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from jarvis.dev.layout import DataDir
@@ -57,3 +58,49 @@ class DevOptions:
             return self.elasticsearch_url
         host = parts.hostname or ""
         return parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
+
+
+def add_dev_command(commands: Any) -> None:
+    """Add ``dev`` to the ``jarvis`` subcommands (``commands``: argparse's subparsers)."""
+    defaults = DevOptions()
+    dev = commands.add_parser(
+        "dev",
+        help="run the whole pipeline here: Elasticsearch, the server, the shipper, Prometheus",
+        description="Start the development Elasticsearch node (or use ELASTICSEARCH_URL), "
+        "jarvis serve, jarvis-shipper and, when installed, Prometheus with our rules, each "
+        "once the previous is ready; Ctrl-C stops them all.",
+    )
+    dev.add_argument(
+        "--port", type=int, default=defaults.port, help="the API's port (default %(default)s)"
+    )
+    dev.add_argument(
+        "--es-port",
+        type=int,
+        default=defaults.es_port,
+        help="Elasticsearch's port (default %(default)s; unused with ELASTICSEARCH_URL)",
+    )
+    dev.add_argument(
+        "--shipper-port",
+        type=int,
+        default=defaults.shipper_port,
+        help="the shipper's /metrics and /health (default %(default)s)",
+    )
+    dev.add_argument(
+        "--prometheus-port",
+        type=int,
+        default=defaults.prometheus_port,
+        help="Prometheus's port (default %(default)s)",
+    )
+    dev.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="logs, shipper state, Elasticsearch and Prometheus data, the memory database"
+        " (default %(default)s/)",
+    )
+    dev.add_argument(
+        "--llm",
+        choices=("echo", "ollama"),
+        default=defaults.llm,
+        help="the model: echo (default, needs nothing) or ollama (OLLAMA_URL, OLLAMA_MODEL)",
+    )

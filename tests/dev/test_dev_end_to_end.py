@@ -15,6 +15,7 @@ import orjson
 import pytest
 from dev_harness import is_running, processes_mentioning, start_jarvis_dev
 from support.jarvis_logs_cli import jsonl, run_cli
+from support.jarvis_server import read_json_lines
 
 from jarvis.logline import decode_line
 
@@ -62,13 +63,19 @@ async def test_one_command_runs_the_pipeline_a_chat_is_traced_and_ctrl_c_stops_i
                     assert {group["name"] for group in groups} >= {"jarvis-api"}
 
         # What the server logged for the request, all of it, is what the trace must show.
+        # The server's writer thread writes them a moment after the answer.
         log_file = dev.data_dir / "logs" / "jarvis.jsonl"
-        logged = [
-            event
-            for event in map(orjson.loads, log_file.read_bytes().splitlines())
-            if event.get("request_id") == request_id
-        ]
-        assert {e["action"] for e in logged} >= {"chat_request", "chat_success", "http_access"}
+        expected_actions = {"chat_request", "chat_success", "http_access"}
+        for _ in range(100):
+            logged = [
+                event
+                for event in await asyncio.to_thread(read_json_lines, log_file)
+                if event.get("request_id") == request_id
+            ]
+            if {e["action"] for e in logged} >= expected_actions:
+                break
+            await asyncio.sleep(0.1)
+        assert {e["action"] for e in logged} >= expected_actions, logged
         deadline = asyncio.get_running_loop().time() + TRACE_WAIT_SECONDS
         while True:
             traced = await _trace(trace_command, request_id)

@@ -8,6 +8,11 @@ rate limits enabled, and a JSON access-log line per request written to ``LOG_FIL
 background writer. After the load, ours is asked for ``event_loop_lag_seconds``: the longest
 the event loop stalled, to the histogram bucket.
 
+The row is requests per second. Run as a script, it also prints each server's requests per
+second of its own CPU time: on a machine shared with other work the server core is not always
+the server's, and that figure does not move with it. ``websocket_frames`` uses the same
+server processes, pinning and load rounds.
+
     python bench/server_overhead.py [--seconds 5] [--rounds 3] [--connections 32] [--quick]
 """
 
@@ -48,8 +53,8 @@ async def ping(request: web.Request) -> web.Response:
 
 
 def jarvis_app(workdir: str) -> web.Application:
-    """The app ``jarvis serve`` runs (echo model, logs to a file only, rate limits on),
-    its logging configured; the caller stops the writer it returns via ``on_cleanup``."""
+    """The app ``jarvis serve`` runs (echo model, logs to a file only, rate limits on), with
+    its logging configured, and undone on cleanup."""
     from jarvis.app import create_app
     from jarvis.logs.setup import configure_logging, unconfigure_logging
     from jarvis.settings import Settings

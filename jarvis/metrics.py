@@ -70,8 +70,8 @@ class CounterSeries:
 class BucketCounts:
     """One histogram series that counts an observation in its own bucket only and makes the
     counts cumulative when read (a scrape), where aioprometheus's adds 1 to every bucket at or
-    above it (13 dict writes per request). Reads like aioprometheus's series: ``buckets``
-    (upper bound → cumulative count, ``inf`` last), ``observations``, ``sum``."""
+    above it (a dict write per bucket, per request). Reads like aioprometheus's series:
+    ``buckets`` (upper bound → cumulative count, ``inf`` last), ``observations``, ``sum``."""
 
     __slots__ = ("_bounds", "_counts", "observations", "sum")
 

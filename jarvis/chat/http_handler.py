@@ -11,7 +11,7 @@ from jarvis.chat.intake import ChatInputError, RateLimited, Sender
 from jarvis.chat.service import ChatTurnError
 from jarvis.web.keys import CHAT_INTAKE, CHAT_SERVICE, REQUEST_ID_KEY
 from jarvis.web.middlewares.step2_client_address import client_address_of
-from jarvis.web.responses import error_body, too_many_requests
+from jarvis.web.responses import error_body, json_response, too_many_requests
 
 _STATUS_OF_STAGE = {"body_too_large": 413, "parse": 400, "validation": 422}
 
@@ -34,7 +34,7 @@ async def chat(request: web.Request) -> web.Response:
         answer = await request.app[CHAT_SERVICE].reply(chat_input, sender)
     except ChatTurnError as exc:
         return error_body(request, exc.status, exc.detail, stage=exc.stage)
-    return web.json_response({"response": answer, "request_id": request[REQUEST_ID_KEY]})
+    return json_response({"response": answer, "request_id": request[REQUEST_ID_KEY]})
 
 
 def _refused(request: web.Request, error: ChatInputError) -> web.Response:

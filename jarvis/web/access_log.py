@@ -10,7 +10,9 @@ be mirrored in ``access_event``.
 
 from __future__ import annotations
 
+import dis
 import logging
+from collections.abc import Callable
 from time import time as _now
 
 from aiohttp import hdrs
@@ -67,7 +69,17 @@ class JsonAccessLogger(AbstractAccessLogger):
         return self.logger.isEnabledFor(logging.INFO)
 
 
-_LOG_CALL_LINE = JsonAccessLogger.log.__code__.co_firstlineno
+def _line_calling(function: Callable[..., object], method: str) -> int:
+    """The source line where ``function`` calls ``method``: what a LogRecord made there says."""
+    for instruction in dis.get_instructions(function):
+        if instruction.argval == method and instruction.positions is not None:
+            if instruction.positions.lineno is not None:
+                return instruction.positions.lineno
+    return function.__code__.co_firstlineno
+
+
+# Lines written straight to the writer name the same code as those going through logging.
+_LOG_CALL_LINE = _line_calling(JsonAccessLogger.log, "info")
 # What a LogRecord says by itself; the rest goes in as ``extra``.
 _RECORD_FIELDS = frozenset({TIMESTAMP, LEVEL, LOGGER, MESSAGE, MODULE, FUNCTION, LINE})
 
@@ -80,6 +92,10 @@ def access_event(
     same fields, same order."""
     method, path, status = request.method, request.path, response.status
     request_id = request.get(REQUEST_ID_KEY)
+    # Body bytes when known up front; streamed responses report what they sent.
+    size = response.content_length
+    if size is None:
+        size = response.body_length
     event: dict[str, object] = {
         TIMESTAMP: _now(),
         LEVEL: "INFO",
@@ -95,10 +111,7 @@ def access_event(
         ROUTE: route_of(request),
         "status": status,
         DURATION_MS: round(seconds * 1000, 3),
-        # Body bytes when known up front; streamed responses report what they sent.
-        "bytes": response.content_length
-        if response.content_length is not None
-        else response.body_length,
+        "bytes": size,
         "client": client_address_of(request),
         "user_agent": request.headers.get(hdrs.USER_AGENT, ""),
     }

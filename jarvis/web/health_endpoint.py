@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from jarvis.web.keys import HEALTH
+from jarvis.web.responses import json_response
 
 
 async def health(request: web.Request) -> web.Response:
     status, body = request.app[HEALTH].report()
-    return web.json_response(body, status=status)
+    return json_response(body, status=status)

@@ -1,17 +1,29 @@
-"""What the server answers when it says no, and the route name requests are counted and
-logged under."""
+"""What the server answers (JSON bodies, and what it says when it says no), and the route
+name requests are counted and logged under."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from aiohttp import web
 
 from jarvis.web.keys import REQUEST_ID_KEY
 
 
+def json_response(body: Any, status: int = 200) -> web.Response:
+    """``web.json_response``, rendered by orjson (several times faster than ``json``)."""
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def error_body(request: web.Request, status: int, error: str, **fields: object) -> web.Response:
     """A JSON error response carrying the request's ID."""
     body = {"error": error, "status": status, "request_id": request.get(REQUEST_ID_KEY), **fields}
-    return web.json_response(body, status=status)
+    return json_response(body, status=status)
 
 
 def too_many_requests(retry_after_seconds: int) -> web.HTTPTooManyRequests:

@@ -57,6 +57,21 @@ def test_the_writer_recreates_a_deleted_file(tmp_path):
     assert read_json_lines(path) == [{"n": 2}]
 
 
+def test_lines_after_a_quiet_spell_are_written_without_waiting_for_more(tmp_path):
+    """A busy writer wakes on its own timer, an idle one only when a line comes: the first
+    line after a quiet spell wakes it, and needs no other line to be written."""
+    path = tmp_path / "jarvis.jsonl"
+    writer = LogWriter(str(path), stdout=None).start()
+    try:
+        for n in range(3):
+            writer.submit(orjson.dumps({"n": n}) + b"\n")
+            wait_until(lambda n=n: len(read_json_lines(path)) == n + 1)
+            time.sleep(0.3)  # quiet long enough for the writer to go idle
+    finally:
+        writer.stop()
+    assert read_json_lines(path) == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
 def test_records_logged_before_stop_are_all_flushed(tmp_path):
     path = tmp_path / "jarvis.jsonl"
     writer = LogWriter(str(path), stdout=None, queue_size=100_000).start()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import aiohttp
+
 
 async def test_the_access_log_has_method_path_status_duration_bytes_and_client(jarvis_server):
     """The server runs under a runner given no logging arguments: create_app wires the log."""
@@ -21,3 +25,85 @@ async def test_the_access_log_has_method_path_status_duration_bytes_and_client(j
     assert access["client"] == "127.0.0.1"
     assert access["user_agent"] == "kube-probe/1.29"
     assert access["request_id"] == response.headers["X-Request-ID"]
+
+
+# The fields of every line, then the access line's own, in the order logging gives them.
+ACCESS_LINE_FIELDS = [
+    "timestamp",
+    "level",
+    "logger",
+    "message",
+    "request_id",
+    "module",
+    "function",
+    "line",
+    "action",
+    "method",
+    "path",
+    "route",
+    "status",
+    "duration_ms",
+    "bytes",
+    "client",
+    "user_agent",
+    "trace_id",
+    "span_id",
+]
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+async def test_the_access_line_has_the_fields_of_every_line_in_the_usual_order(jarvis_server):
+    """Written straight to the log writer, it reads as if logging had written it."""
+    server = await jarvis_server()
+    async with server.session.get(
+        server.url + "/nowhere", headers={"traceparent": TRACEPARENT}
+    ) as response:
+        assert response.status == 404
+    access = await server.wait_for_log(lambda line: line.get("action") == "http_access")
+    assert list(access) == ACCESS_LINE_FIELDS
+    assert access["level"] == "INFO"
+    assert access["message"] == "GET /nowhere 404"
+    assert access["module"] == "access_log" and access["function"] == "log"
+    assert access["route"] == "unmatched"
+
+
+async def test_with_another_handler_on_the_root_logger_access_lines_go_through_logging(
+    jarvis_server,
+):
+    """A console handler, a test's handler: every handler gets the access line, as before."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    server = await jarvis_server()
+    keep = Keep(logging.INFO)
+    logging.getLogger().addHandler(keep)
+    try:
+        # A new connection: aiohttp's access logger looks at the handlers once per connection.
+        async with aiohttp.ClientSession() as session:
+            async with session.get(server.url + "/health") as response:
+                request_id = response.headers["X-Request-ID"]
+        access = await server.wait_for_log(lambda line: line.get("request_id") == request_id)
+    finally:
+        logging.getLogger().removeHandler(keep)
+    kept = [record for record in records if getattr(record, "action", None) == "http_access"]
+    assert len(kept) == 1
+    assert kept[0].getMessage() == "GET /health 200"
+    assert kept[0].request_id == request_id  # type: ignore[attr-defined]
+    assert list(access) == ACCESS_LINE_FIELDS[:-2]
+    assert access["path"] == "/health"
+    direct = await _an_access_line(server)
+    assert (access["module"], access["function"], access["line"]) == (
+        direct["module"],
+        direct["function"],
+        direct["line"],
+    ), "both ways name the same code"
+
+
+async def _an_access_line(server) -> dict:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.url + "/health") as response:
+            request_id = response.headers["X-Request-ID"]
+    return await server.wait_for_log(lambda line: line.get("request_id") == request_id)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import uuid
 
 import pytest
 from aiohttp import web
 
-from jarvis.request_context import get_request_id
+from jarvis.request_context import get_request_id, new_uuid4
 from jarvis.web.log_context import create_log_context
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -21,6 +22,32 @@ async def test_a_request_without_an_id_gets_a_fresh_uuid4(jarvis_server):
         request_id = response.headers["X-Request-ID"]
     assert UUID4.fullmatch(request_id)
     assert str(uuid.UUID(request_id)) == request_id
+
+
+def test_fresh_ids_are_canonical_uuid4_strings_and_never_repeat():
+    ids = [new_uuid4() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for request_id in ids[:1000]:
+        parsed = uuid.UUID(request_id)
+        assert str(parsed) == request_id
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_a_forked_replica_makes_ids_of_its_own():
+    """Replicas forked from one parent (a pre-fork server) must not repeat each other's IDs."""
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        os.close(reader)
+        os.write(writer, " ".join(new_uuid4() for _ in range(100)).encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        theirs = set(pipe.read().split())
+    os.waitpid(child, 0)
+    ours = {new_uuid4() for _ in range(100)}
+    assert len(theirs) == 100
+    assert not ours & theirs
 
 
 async def test_a_valid_incoming_id_is_kept_and_found_in_every_log_line(jarvis_server):

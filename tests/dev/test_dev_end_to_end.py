@@ -114,3 +114,26 @@ async def test_one_command_runs_the_pipeline_a_chat_is_traced_and_ctrl_c_stops_i
     registry = orjson.loads((dev.data_dir / "shipper-state" / "registry.json").read_bytes())
     (entry,) = registry["files"].values()
     assert entry["offset"] == log_file.stat().st_size, "every line the server wrote was shipped"
+
+
+async def test_jarvis_dev_killed_outright_leaves_nothing_running(tmp_path):
+    """kill -9 of jarvis dev itself, with no chance to stop anything in order: every process
+    it started goes too (Elasticsearch sees its stdin close; the others get SIGTERM from the
+    kernel when their parent dies), rather than holding the ports for the next run."""
+    dev = await start_jarvis_dev(tmp_path)
+    data_dir = str(dev.data_dir.resolve())
+    try:
+        await dev.wait_until_ready()
+        pids = dev.pids()
+        assert {"Elasticsearch", "jarvis serve", "jarvis-shipper"} <= pids.keys(), str(dev)
+        dev.process.kill()
+        await dev.process.wait()
+        for _ in range(600):
+            if not processes_mentioning(data_dir):
+                break
+            await asyncio.sleep(0.1)
+        assert processes_mentioning(data_dir) == [], str(dev)
+    finally:
+        if dev.process.returncode is None:
+            dev.process.kill()
+            await dev.process.wait()

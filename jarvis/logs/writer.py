@@ -122,11 +122,15 @@ class LogWriter:
                     empty_lingers = 0
                 continue
             empty_lingers = 0
-            while self._pending:
-                batch: list[bytes] = []
-                while self._pending and len(batch) < _MAX_BATCH_LINES:
-                    batch.append(self._pending.popleft())
-                self._write_batch(batch)
+            # Only the lines queued by now: chasing those that arrive while a batch is being
+            # written would trade the GIL with the event loop every few lines, which cost the
+            # loop more than rendering them.
+            waiting = len(self._pending)
+            take = self._pending.popleft
+            while waiting > 0:
+                count = min(waiting, _MAX_BATCH_LINES)
+                self._write_batch([take() for _ in range(count)])
+                waiting -= count
 
     def _sleep_until_woken(self) -> None:
         """Idle: wait for ``submit`` (or ``stop``) to set the wake-up event."""

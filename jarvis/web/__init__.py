@@ -3,12 +3,11 @@
     client
       │
       ▼
-    middlewares/                 outermost first
+    middlewares/                 one middleware, its steps outermost first
       step1_request_id           the request's ID (and W3C trace), sent back on every response
       step2_client_address       the real client behind trusted proxies
-      step3_metrics              http_requests_total by route template and status
-      step4_errors               any error → a JSON body naming the request ID (responses.py)
-      step5_shutdown             cut off by a shutdown → a 503, its access and outcome lines
+      step3_errors               any error → a JSON body naming the request ID (responses.py)
+      step4_shutdown             cut off by a shutdown → a 503, its access and outcome lines
       │
       ▼
     handler
@@ -18,9 +17,12 @@
       GET  /metrics metrics_endpoint ──► metrics_exposition.py
       │
       ▼
-    access_log                   one JSON line per request, through logs/ to stdout and file
+    access_log                   once the last byte is sent: one JSON line per request,
+                                 through logs/ to stdout and file, and request_metrics
+                                 (http_requests_total, http_request_duration_seconds)
 
-``keys.py`` names everything the application and a request carry; ``responses.py`` holds the
+``keys.py`` names everything the application and a request carry (``request_facts.py``:
+what the middleware learnt); ``responses.py`` holds the
 error answers and route names the steps share; ``log_context.py`` gives the log fields that
 name a request.
 """

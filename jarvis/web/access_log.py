@@ -1,6 +1,8 @@
-"""aiohttp's access log as structured JSON, one line per HTTP request.
+"""aiohttp's access log as structured JSON, one line per HTTP request, and the request's
+``http_requests_total`` and ``http_request_duration_seconds`` samples: aiohttp calls its access
+logger once for every request it answered, with the time from its arrival to its last byte.
 
-Every request writes one, so it skips the ``logging`` machinery (a record, a handler, six
+Every request writes a line, so it skips the ``logging`` machinery (a record, a handler, six
 processors: some 20 µs a line) when it can: when its records would reach one JSON log writer
 alone, the line is built here (``access_event``: the fields, in the order the processors would
 give them), rendered with orjson and queued to that writer, whose thread writes it as every
@@ -14,6 +16,7 @@ import dis
 import logging
 from collections.abc import Callable
 from time import time as _now
+from typing import ClassVar
 
 from aiohttp import hdrs
 from aiohttp.abc import AbstractAccessLogger
@@ -36,9 +39,11 @@ from jarvis.logline import (
     Action,
 )
 from jarvis.logs.handler import sole_json_writer
-from jarvis.logs.render import render_json_line
-from jarvis.web.keys import REQUEST_ID_KEY, TRACE_KEY
-from jarvis.web.middlewares.step2_client_address import client_address_of
+from jarvis.logs.render import render_plain_json_line
+from jarvis.metrics import Metrics
+from jarvis.web.keys import REQUEST_FACTS_KEY
+from jarvis.web.request_facts import RequestFacts
+from jarvis.web.request_metrics import RequestSeries
 from jarvis.web.responses import route_of
 
 ACCESS_LOGGER = logging.getLogger("jarvis.access")
@@ -46,27 +51,47 @@ ACCESS_LOGGER = logging.getLogger("jarvis.access")
 
 class JsonAccessLogger(AbstractAccessLogger):
     """aiohttp calls this outside the handler's context, where the request-ID contextvar is not
-    set (aiohttp issue 3787), so the ID is read from the request object instead.
+    set (aiohttp issue 3787), so what the middleware learnt is read from the request instead.
 
     aiohttp builds one per connection; each looks once where its logger's records end up: at
     one JSON log writer alone (``jarvis serve``), lines go straight to it, else through
-    ``logging`` as any other record (console lines, tests' own handlers)."""
+    ``logging`` as any other record (console lines, tests' own handlers). The class an app
+    runs is ``for_metrics``'s, which records each request's samples too."""
+
+    _series: ClassVar[RequestSeries | None] = None
 
     def __init__(self, logger: logging.Logger, log_format: str) -> None:
         super().__init__(logger, log_format)
         self._writer = sole_json_writer(logger)
+        self._lines = logger.isEnabledFor(logging.INFO)
+
+    @classmethod
+    def for_metrics(cls, metrics: Metrics) -> type[JsonAccessLogger]:
+        """This logger, recording every request's samples in ``metrics`` as well."""
+        return type(cls.__name__, (cls,), {"_series": RequestSeries(metrics)})
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        event = access_event(request, response, time, self.logger.name)
+        try:
+            facts: RequestFacts | None = request[REQUEST_FACTS_KEY]
+        except KeyError:
+            # aiohttp answered before any middleware ran (a malformed request).
+            facts = None
+        if self._series is not None:
+            route = facts.route if facts is not None else route_of(request)
+            self._series.record(request.method, route, response.status, time)
+        if not self._lines:
+            return
+        event = access_event(request, response, time, self.logger.name, facts)
         if self._writer is not None:
-            self._writer.submit(render_json_line(event))
+            self._writer.submit(render_plain_json_line(event))
             return
         extra = {key: value for key, value in event.items() if key not in _RECORD_FIELDS}
         self.logger.info(event[MESSAGE], extra=extra)
 
     @property
     def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)
+        # Always called: the samples are recorded whatever the log level.
+        return True
 
 
 def _line_calling(function: Callable[..., object], method: str) -> int:
@@ -85,17 +110,25 @@ _RECORD_FIELDS = frozenset({TIMESTAMP, LEVEL, LOGGER, MESSAGE, MODULE, FUNCTION,
 
 
 def access_event(
-    request: BaseRequest, response: StreamResponse, seconds: float, logger_name: str
+    request: BaseRequest,
+    response: StreamResponse,
+    seconds: float,
+    logger_name: str,
+    facts: RequestFacts | None,
 ) -> dict[str, object]:
     """The access line of a request whose response is done, as the processors of
     ``jarvis.logs.processors`` would build it from a logging call in ``JsonAccessLogger.log``:
     same fields, same order."""
     method, path, status = request.method, request.path, response.status
-    request_id = request.get(REQUEST_ID_KEY)
     # Body bytes when known up front; streamed responses report what they sent.
     size = response.content_length
     if size is None:
         size = response.body_length
+    if facts is None:
+        request_id, trace = None, None
+        route, client = route_of(request), request.remote or "unknown"
+    else:
+        request_id, trace, route, client = facts.request_id, facts.trace, facts.route, facts.client
     event: dict[str, object] = {
         TIMESTAMP: _now(),
         LEVEL: "INFO",
@@ -108,16 +141,15 @@ def access_event(
         ACTION: Action.HTTP_ACCESS,
         "method": method,
         "path": path,
-        ROUTE: route_of(request),
+        ROUTE: route,
         "status": status,
         DURATION_MS: round(seconds * 1000, 3),
         "bytes": size,
-        "client": client_address_of(request),
+        "client": client,
         "user_agent": request.headers.get(hdrs.USER_AGENT, ""),
     }
     if request_id is None:
         del event[REQUEST_ID]
-    trace = request.get(TRACE_KEY)
     if trace is not None:
         event[TRACE_ID] = trace.trace_id
         event[SPAN_ID] = trace.span_id

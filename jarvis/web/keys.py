@@ -10,8 +10,8 @@ from jarvis.chat.service import ChatService
 from jarvis.health import HealthMonitor
 from jarvis.logs.writer import LogWriter
 from jarvis.metrics import Metrics
-from jarvis.request_context import TraceContext
 from jarvis.settings import Settings
+from jarvis.web.request_facts import RequestFacts
 
 # The application's.
 SETTINGS = web.AppKey("settings", Settings)
@@ -23,10 +23,7 @@ HEALTH = web.AppKey("health", HealthMonitor)
 LOG_WRITER = web.AppKey("log_writer", LogWriter)
 OPEN_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("open_sockets")
 
-# A request's, in the order the middlewares set them.
+# A request's, set by the middleware: the ID (what handlers need), and everything it learnt
+# in one object, so that each reader looks up one key (``request.get`` is three Python calls).
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
-# None when the request came without a (valid) W3C trace.
-TRACE_KEY: web.RequestKey[TraceContext | None] = web.RequestKey("trace")
-CLIENT_ADDRESS_KEY = web.RequestKey("client_address", str)
-# Set when the response's headers go out (an on_response_prepare hook).
-STARTED_RESPONSE = web.RequestKey("started_response", web.StreamResponse)
+REQUEST_FACTS_KEY = web.RequestKey("request_facts", RequestFacts)

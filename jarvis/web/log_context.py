@@ -8,7 +8,7 @@ from aiohttp import web
 
 from jarvis.logline import REQUEST_ID, SPAN_ID, TRACE_ID
 from jarvis.request_context import get_request_id, get_trace
-from jarvis.web.keys import REQUEST_ID_KEY, TRACE_KEY
+from jarvis.web.keys import REQUEST_FACTS_KEY, REQUEST_ID_KEY
 
 
 def create_log_context(request: web.Request | None = None, **fields: Any) -> dict[str, Any]:
@@ -20,7 +20,11 @@ def create_log_context(request: web.Request | None = None, **fields: Any) -> dic
     context: dict[str, Any] = {}
     request_id = request.get(REQUEST_ID_KEY) if request is not None else None
     context[REQUEST_ID] = request_id or get_request_id()
-    trace = request.get(TRACE_KEY) if request is not None else get_trace()
+    if request is None:
+        trace = get_trace()
+    else:
+        facts = request.get(REQUEST_FACTS_KEY)
+        trace = facts.trace if facts is not None else None
     if trace is not None:
         context[TRACE_ID] = trace.trace_id
         context[SPAN_ID] = trace.span_id

@@ -3,12 +3,15 @@ name requests are counted and logged under."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from jarvis.web.keys import REQUEST_ID_KEY
+
+ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -35,12 +38,10 @@ def route_of(request: web.BaseRequest) -> str:
     """The route template of a request (``/chat``), never its raw path; ``unmatched`` when no
     route matched, so user-chosen paths can never become label values."""
     try:
-        match_info = request.match_info  # type: ignore[attr-defined]
+        resource = request.match_info.route.resource  # type: ignore[attr-defined]
     except (AttributeError, AssertionError):
         # A request aiohttp refused before routing (malformed HTTP) has no match info.
         return "unmatched"
-    route = getattr(match_info, "route", None)
-    resource = getattr(route, "resource", None)
     if resource is None:
         return "unmatched"
     return resource.canonical

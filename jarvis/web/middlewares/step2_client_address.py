@@ -11,14 +11,16 @@ from __future__ import annotations
 import ipaddress
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler, Middleware
 
-from jarvis.web.keys import CLIENT_ADDRESS_KEY
+from jarvis.web.keys import REQUEST_FACTS_KEY
 
 
 def client_address_of(request: web.BaseRequest) -> str:
-    """The resolved client address (set by the middleware), else the socket's peer."""
-    return request.get(CLIENT_ADDRESS_KEY) or request.remote or "unknown"
+    """The resolved client address (found by the middleware), else the socket's peer."""
+    facts = request.get(REQUEST_FACTS_KEY)
+    if facts is not None:
+        return facts.client
+    return request.remote or "unknown"
 
 
 def forwarded_client(remote: str | None, forwarded_for: str | None, hops: int) -> str | None:
@@ -35,17 +37,10 @@ def forwarded_client(remote: str | None, forwarded_for: str | None, hops: int) -
         return remote
 
 
-def client_address_middleware(trusted_proxy_hops: int) -> Middleware:
-    """Build the middleware that stores the client's address on the request."""
-
-    @web.middleware
-    async def resolve_client(request: web.Request, handler: Handler) -> web.StreamResponse:
-        address = request.remote
-        if trusted_proxy_hops > 0:
-            forwarded_for = request.headers.get(hdrs.X_FORWARDED_FOR)
-            address = forwarded_client(address, forwarded_for, trusted_proxy_hops)
-        # Set even when unknown: a key a reader misses costs it an exception.
-        request[CLIENT_ADDRESS_KEY] = address or "unknown"
-        return await handler(request)
-
-    return resolve_client
+def client_address(request: web.BaseRequest, trusted_proxy_hops: int) -> str:
+    """The client's address behind ``trusted_proxy_hops`` proxies, ``unknown`` when unknown."""
+    address = request.remote
+    if trusted_proxy_hops > 0:
+        forwarded_for = request.headers.get(hdrs.X_FORWARDED_FOR)
+        address = forwarded_client(address, forwarded_for, trusted_proxy_hops)
+    return address or "unknown"

@@ -1,17 +1,15 @@
-"""Step 3: counts and times every HTTP request by method, route template and status.
+"""``http_requests_total`` and ``http_request_duration_seconds``: every HTTP request counted
+and timed by method, route template and status.
 
-It wraps the error step, so it counts the status of the JSON error response a client got.
+Recorded when aiohttp reports a request done (``jarvis.web.access_log``), with the status the
+client got (the JSON error response, a 503 of a cut-off request) and the time from the
+request's arrival to its last byte sent: requests aiohttp answers by itself before any
+middleware runs (malformed HTTP) are counted too.
 """
 
 from __future__ import annotations
 
-import time
-
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-
 from jarvis.metrics import BucketCounts, CounterSeries, Metrics
-from jarvis.web.responses import route_of
 
 _KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
@@ -26,6 +24,9 @@ class RequestSeries:
         self._bound: dict[tuple[str, str, int], tuple[CounterSeries, BucketCounts]] = {}
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        if method not in _KNOWN_METHODS:
+            # Arbitrary methods are client input too: unknown ones fold into one value.
+            method = "OTHER"
         key = (method, route, status)
         series = self._bound.get(key)
         if series is None:
@@ -40,26 +41,3 @@ class RequestSeries:
             CounterSeries(self._metrics.http_requests_total, {**labels, "status": str(status)}),
             self._metrics.http_request_duration_seconds.series(labels),
         )
-
-
-def metrics_middleware(metrics: Metrics) -> Middleware:
-    """Build the middleware recording ``http_requests_total`` and its duration histogram."""
-    series = RequestSeries(metrics)
-
-    @web.middleware
-    async def record_request(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
-            # Arbitrary methods are client input too: fold unknown ones into one value.
-            method = request.method if request.method in _KNOWN_METHODS else "OTHER"
-            series.record(method, route_of(request), status, time.perf_counter() - started)
-
-    return record_request

@@ -1,4 +1,4 @@
-"""Step 5: a request that a shutdown cuts off still gets an answer, an access line and an
+"""Step 4: a request that a shutdown cuts off still gets an answer, an access line and an
 outcome line.
 
 On SIGTERM the server stops accepting and gives the requests in flight ``SHUTDOWN_TIMEOUT``
@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from jarvis.chat.intake import Sender
 from jarvis.chat.outcomes import record_chat_error
 from jarvis.metrics import Metrics
-from jarvis.web.keys import STARTED_RESPONSE
-from jarvis.web.middlewares.step2_client_address import client_address_of
-from jarvis.web.responses import error_body, route_of
+from jarvis.web.request_facts import RequestFacts
+from jarvis.web.responses import error_body
 
 SHUTDOWN_STAGE = "shutdown"
 SHUTTING_DOWN = "server shutting down"
@@ -37,45 +36,32 @@ class InFlightRequests:
     def __init__(self, grace_seconds: float, metrics: Metrics) -> None:
         self._grace_seconds = grace_seconds
         self._metrics = metrics
-        self._running: set[asyncio.Task[object]] = set()
-        self._cut_off: set[asyncio.Task[object]] = set()
+        # The tasks handling a request, which the middleware adds and removes itself (a
+        # method call each would cost more than the set operation); those cut off are
+        # removed from both when done.
+        self.running: set[asyncio.Task[Any]] = set()
+        self.cut_off: set[asyncio.Task[Any]] = set()
 
-    def middleware(self) -> Middleware:
-        """Build the middleware that tracks each request and answers it when cut off."""
-
-        @web.middleware
-        async def answer_when_cut_off(request: web.Request, handler: Handler) -> web.StreamResponse:
-            task = asyncio.current_task()
-            assert task is not None
-            self._running.add(task)
-            try:
-                return await handler(request)
-            except asyncio.CancelledError:
-                # Only our own cancellation is answered: any other goes on.
-                if task not in self._cut_off or task.uncancel() > 0:
-                    raise
-                return self._answer(request)
-            finally:
-                self._running.discard(task)
-                self._cut_off.discard(task)
-
-        return answer_when_cut_off
+    def was_cut_off(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the cancellation ``task`` just caught was ours (the grace period ended)
+        alone: any other must go on."""
+        return task in self.cut_off and task.uncancel() == 0
 
     async def on_shutdown(self, app: web.Application) -> None:
         """Start the grace period (an ``on_shutdown`` hook: the server stops accepting)."""
         asyncio.get_running_loop().call_later(self._grace_seconds, self._end_grace_period)
 
     def _end_grace_period(self) -> None:
-        for task in self._running - self._cut_off:
-            self._cut_off.add(task)
+        for task in self.running - self.cut_off:
+            self.cut_off.add(task)
             task.cancel(SHUTTING_DOWN)
 
-    def _answer(self, request: web.Request) -> web.StreamResponse:
-        started = request.get(STARTED_RESPONSE)
-        if started is not None:
-            return started
-        if request.method == "POST" and route_of(request) == "/chat":
-            sender = Sender("http", "/chat", client_address_of(request), request.secure)
+    def answer(self, request: web.Request, facts: RequestFacts) -> web.StreamResponse:
+        """The answer of a request cut off by the end of the grace period."""
+        if facts.started is not None:
+            return facts.started
+        if request.method == "POST" and facts.route == "/chat":
+            sender = Sender("http", "/chat", facts.client, request.secure)
             record_chat_error(
                 self._metrics,
                 secure_label=sender.secure_label,
@@ -86,8 +72,3 @@ class InFlightRequests:
                 level=logging.ERROR,
             )
         return error_body(request, 503, SHUTTING_DOWN, stage=SHUTDOWN_STAGE)
-
-
-async def remember_started_response(request: web.Request, response: web.StreamResponse) -> None:
-    """An ``on_response_prepare`` hook: the response whose headers are going out."""
-    request[STARTED_RESPONSE] = response

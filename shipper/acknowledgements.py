@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from itertools import groupby
+from operator import attrgetter
 
 from shipper.disk_health import REGISTRY, DiskHealth
 from shipper.event import Event
@@ -25,6 +27,7 @@ from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 
 REGISTRY_SAVE_INTERVAL = 1.0
+_progress_of = attrgetter("progress")
 
 
 class Acknowledgements:
@@ -42,8 +45,9 @@ class Acknowledgements:
 
     def acknowledge(self, events: Sequence[Event]) -> None:
         """Record that ``events`` are stored (or dead-lettered) for good."""
-        for event in events:
-            if event.progress.acknowledge(event.offset):
+        # A batch holds runs of lines of one file: each run is acknowledged at once.
+        for progress, run in groupby(events, _progress_of):
+            if progress.acknowledge_all([event.offset for event in run]):
                 self._unsaved = True
 
     async def run(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from shipper.source.identity import Anchor
@@ -55,6 +56,12 @@ class FileProgress:
         self._pending.append([start, end, time.monotonic() if read_at is None else read_at])
         self.read = end
 
+    def track_lines(self, lines: Sequence[tuple[int, int, bytes, bool]], read_at: float) -> None:
+        """``track`` each of ``lines`` (a ``Line``'s start and end come first), read together
+        at ``read_at``."""
+        self._pending.extend([[start, end, read_at] for start, end, _, _ in lines])
+        self.read = lines[-1][1]
+
     def skip(self, start: int, end: int) -> None:
         """Record bytes that produce no event (an empty line): they ride with the line before."""
         if self._pending:
@@ -85,11 +92,23 @@ class FileProgress:
 
     def acknowledge(self, start: int) -> bool:
         """Mark the line starting at ``start`` as stored; True when ``acked`` moved."""
-        self._acked_starts.add(start)
+        return self.acknowledge_all((start,))
+
+    def acknowledge_all(self, starts: Iterable[int]) -> bool:
+        """Mark the lines starting at ``starts`` as stored; True when ``acked`` moved."""
+        pending, acked_starts = self._pending, self._acked_starts
         moved = False
-        while self._pending and int(self._pending[0][0]) in self._acked_starts:
-            head_start, head_end, _ = self._pending.popleft()
-            self._acked_starts.discard(int(head_start))
+        for start in starts:
+            # The usual case, a batch acknowledged in read order: each line is the oldest
+            # pending one, and nothing needs remembering.
+            if pending and pending[0][0] == start:
+                self.acked = int(pending.popleft()[1])
+                moved = True
+            else:
+                acked_starts.add(start)
+        while acked_starts and pending and int(pending[0][0]) in acked_starts:
+            head_start, head_end, _ = pending.popleft()
+            acked_starts.discard(int(head_start))
             self.acked = int(head_end)
             moved = True
         if moved:

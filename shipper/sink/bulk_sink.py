@@ -198,9 +198,14 @@ class BulkSink:
         async with self._in_flight:
             started = time.perf_counter()
             try:
-                return await self._client.bulk(body)
+                answer = await self._client.bulk(body)
             finally:
                 self._metrics.bulk_seconds.observe({}, time.perf_counter() - started)
+        # The slot is free: the sender waiting on it, its body built, sends before this one
+        # acknowledges its events and builds its next body (milliseconds for a full batch),
+        # or Elasticsearch would have one request fewer to work on meanwhile.
+        await asyncio.sleep(0)
+        return answer
 
     async def _sort_items(
         self, events: list[Event], items: list[dict[str, Any]]

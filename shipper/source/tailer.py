@@ -267,12 +267,16 @@ class Tailer:
         progress = reader.progress
         group: list[Line] = []
         read_at = time.monotonic()
-        for line in lines:
-            if line.data:
-                progress.track(line.start, line.end, read_at)
-                group.append(line)
-            else:
-                progress.skip(line.start, line.end)
+        if all(line.data for line in lines):
+            progress.track_lines(lines, read_at)
+            group = lines
+        else:
+            for line in lines:
+                if line.data:
+                    progress.track(line.start, line.end, read_at)
+                    group.append(line)
+                else:
+                    progress.skip(line.start, line.end)
         progress.mark(anchor)
         if len(group) < len(lines):
             self._metrics.empty_lines.add({}, len(lines) - len(group))

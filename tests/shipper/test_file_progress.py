@@ -37,3 +37,16 @@ def test_skipped_empty_lines_ride_with_the_line_before() -> None:
     assert progress.acked == 1
     progress.acknowledge(1)
     assert progress.acked == 13
+
+
+def test_batches_acknowledged_out_of_order_move_the_offset_only_over_a_whole_prefix() -> None:
+    """Two batches in flight: the later one answered first waits for the earlier one."""
+    progress = FileProgress("fp", "app.jsonl", size=60)
+    progress.track_lines([(start, start + 10, b"x", False) for start in range(0, 60, 10)], 1.0)
+    assert progress.read == 60 and progress.pending == 6
+    assert not progress.acknowledge_all([30, 40, 50])
+    assert progress.acked == 0
+    assert progress.acknowledge_all([0, 20])
+    assert progress.acked == 10 and progress.pending == 5
+    assert progress.acknowledge_all([10])
+    assert progress.acked == 60 and progress.complete

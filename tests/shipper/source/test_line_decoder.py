@@ -44,3 +44,31 @@ def test_flush_returns_the_unterminated_last_line_once() -> None:
     final = decoder.flush()
     assert final is not None and (final.start, final.end, final.data) == (10, 14, b"tail")
     assert decoder.flush() is None
+
+
+def _expected(stream: bytes, max_line_bytes: int) -> list[tuple[int, int, bytes, bool]]:
+    """The lines of ``stream`` as the decoder promises them, worked out the slow way."""
+    lines, start = [], 0
+    for piece in stream.split(b"\n")[:-1]:
+        end = start + len(piece) + 1
+        data = piece[:max_line_bytes]
+        truncated = len(piece) > max_line_bytes
+        lines.append((start, end, data.removesuffix(b"\r"), truncated))
+        start = end
+    return lines
+
+
+def test_lines_are_the_same_however_the_reads_cut_the_stream() -> None:
+    """Whole chunks of short lines take a fast path; lines split across reads, overlong lines
+    and CRs the careful one. Every way of cutting gives the same lines."""
+    stream = b"".join(
+        [b'{"n":%d}\n' % n for n in range(40)]
+        + [b"\n", b"x" * 30 + b"\n", b'{"cr":1}\r\n', b"\n\n", b"y" * 12 + b"\r\n", b"z\n"]
+    )
+    for size in (1, 2, 3, 7, 16, 50, 64, 100, 1000):
+        decoder = LineDecoder(offset=0, max_line_bytes=20)
+        lines = []
+        for at in range(0, len(stream), size):
+            lines += decoder.feed(stream[at : at + size])
+        assert [tuple(line) for line in lines] == _expected(stream, 20), size
+        assert decoder.position == len(stream) and decoder.partial_bytes == 0

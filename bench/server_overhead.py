@@ -55,7 +55,7 @@ async def ping(request: web.Request) -> web.Response:
 def jarvis_app(workdir: str) -> web.Application:
     """The app ``jarvis serve`` runs (echo model, logs to a file only, rate limits on), with
     its logging configured, and undone on cleanup."""
-    from jarvis.app import create_app
+    from jarvis.app import create_app, freeze_startup_objects
     from jarvis.logs.setup import configure_logging, unconfigure_logging
     from jarvis.settings import Settings
 
@@ -74,6 +74,7 @@ def jarvis_app(workdir: str) -> web.Application:
     )
     writer = configure_logging(settings)
     app = create_app(settings, log_writer=writer)
+    app.on_startup.append(freeze_startup_objects)
 
     async def stop_writer(app: web.Application) -> None:
         unconfigure_logging(writer)

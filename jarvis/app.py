@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -145,6 +146,15 @@ def _dependencies(
             logger.info("jarvis stopped", extra={ACTION: Action.SHUTDOWN})
 
     return open_and_close
+
+
+async def freeze_startup_objects(app: web.Application) -> None:
+    """An ``on_startup`` hook for a server process (``jarvis serve``), never for apps made in
+    a test process: what start-up made lives as long as the server, so it leaves the garbage
+    collector's generations. A full collection under load then walks only what requests
+    left behind, where walking start-up's 50k objects stalled the event loop ~35 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 class _RedisProbe:

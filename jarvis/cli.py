@@ -91,7 +91,7 @@ def serve(resolved: Resolved[Settings]) -> int:
     # Imported here, not at the top: `jarvis --help` and `config check` need none of them.
     from aiohttp import web
 
-    from jarvis.app import create_app
+    from jarvis.app import create_app, freeze_startup_objects
     from jarvis.logs.setup import configure_logging, unconfigure_logging
 
     settings = resolved.settings
@@ -107,6 +107,7 @@ def serve(resolved: Resolved[Settings]) -> int:
     writer = configure_logging(settings)
     try:
         app = create_app(settings, log_writer=writer)
+        app.on_startup.append(freeze_startup_objects)
         logger.info(
             "listening on http://%s:%d",
             settings.host,

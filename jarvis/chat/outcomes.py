@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 
 from jarvis.logline import ACTION, ERROR, STAGE, TRANSPORT, USER_ID, Action
+from jarvis.logs.handler import DirectLogger
 from jarvis.metrics import Metrics
 
-logger = logging.getLogger("jarvis.chat")
+# Every chat writes lines of its own: they skip the record machinery when they can.
+logger = DirectLogger("jarvis.chat")
 
 
 def record_chat_error(
@@ -30,7 +32,7 @@ def record_chat_error(
     logger.log(
         level,
         "chat input refused" if level < logging.ERROR else "chat error",
-        extra={
+        {
             ACTION: Action.CHAT_ERROR,
             STAGE: stage,
             ERROR: detail,

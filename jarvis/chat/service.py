@@ -14,10 +14,12 @@ from jarvis.chat.intake import ChatInput, Sender
 from jarvis.chat.outcomes import record_chat_error
 from jarvis.llm.base import LLMClient, LLMError
 from jarvis.logline import ACTION, LLM_SECONDS, TRANSPORT, USER_ID, Action
+from jarvis.logs.handler import DirectLogger
 from jarvis.memory import ConversationMemory, MemoryStoreError
-from jarvis.metrics import Metrics
+from jarvis.metrics import CounterSeries, Metrics
 
-logger = logging.getLogger("jarvis.chat")
+# Two lines a turn: they skip the record machinery when they can.
+logger = DirectLogger("jarvis.chat")
 
 TokenSink = Callable[[str], Awaitable[None]]
 
@@ -46,6 +48,14 @@ class ChatService:
         self._memory = memory
         self._metrics = metrics
         self._log_content = log_content
+        # Bound once: every turn records through them (see jarvis.metrics).
+        self._llm_seconds = metrics.llm_generate_seconds.series({})
+        self._succeeded = {
+            secure: CounterSeries(
+                metrics.chat_requests_total, {"secure": label, "status": "success"}
+            )
+            for secure, label in ((True, "true"), (False, "false"))
+        }
 
     async def reply(
         self, chat: ChatInput, sender: Sender, on_token: TokenSink | None = None
@@ -58,7 +68,7 @@ class ChatService:
         content = {"message_text": chat.message} if self._log_content else {}
         logger.info(
             "chat request",
-            extra={
+            {
                 ACTION: Action.CHAT_REQUEST,
                 USER_ID: chat.user_id,
                 "message_length": len(chat.message),
@@ -88,7 +98,7 @@ class ChatService:
             ) from exc
         finally:
             llm_seconds = time.perf_counter() - started
-            self._metrics.llm_generate_seconds.observe({}, llm_seconds)
+            self._llm_seconds.observe(llm_seconds)
         answer = "".join(tokens)
 
         try:
@@ -98,7 +108,7 @@ class ChatService:
 
         logger.info(
             "chat success",
-            extra={
+            {
                 ACTION: Action.CHAT_SUCCESS,
                 USER_ID: chat.user_id,
                 "response_length": len(answer),
@@ -106,7 +116,7 @@ class ChatService:
                 TRANSPORT: sender.transport,
             },
         )
-        self._metrics.chat_requests_total.inc({"secure": sender.secure_label, "status": "success"})
+        self._succeeded[sender.secure].inc()
         return answer
 
     def _failed(

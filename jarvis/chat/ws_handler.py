@@ -11,7 +11,6 @@ does, and refusals become error frames.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -21,6 +20,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from jarvis.chat.intake import ChatInputError, RateLimited, Sender
 from jarvis.chat.service import ChatTurnError
 from jarvis.logline import ACTION, DURATION_MS, ERROR, STAGE, Action
+from jarvis.logs.handler import DirectLogger
 from jarvis.metrics import CounterSeries
 from jarvis.web.keys import (
     CHAT_INTAKE,
@@ -33,7 +33,7 @@ from jarvis.web.keys import (
 from jarvis.web.middlewares.step2_client_address import client_address_of
 from jarvis.web.responses import too_many_requests
 
-logger = logging.getLogger("jarvis.ws")
+logger = DirectLogger("jarvis.ws")
 
 
 async def websocket_chat(request: web.Request) -> web.StreamResponse:
@@ -56,7 +56,7 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
     metrics.ws_connections_total.inc({"status": "accepted"})
     metrics.ws_active_connections.inc({})
     app[OPEN_SOCKETS].add(ws)
-    logger.info("websocket connected", extra={ACTION: Action.WS_CONNECT, "client": sender.address})
+    logger.info("websocket connected", {ACTION: Action.WS_CONNECT, "client": sender.address})
     try:
         async for frame in ws:
             if frame.type is WSMsgType.TEXT:
@@ -72,7 +72,7 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
                     app[CHAT_INTAKE].refuse_oversized(sender)
                 logger.warning(
                     "websocket error",
-                    extra={
+                    {
                         ACTION: Action.WS_ERROR,
                         STAGE: "body_too_large" if too_big else "transport",
                         ERROR: str(frame.data),
@@ -86,7 +86,7 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
         app[OPEN_SOCKETS].discard(ws)
         logger.info(
             "websocket closed",
-            extra={
+            {
                 ACTION: Action.WS_CLOSE,
                 "close_code": ws.close_code,
                 "messages_in": session.messages_in,
@@ -103,6 +103,9 @@ class _Session:
         self.sender = sender
         self.app = request.app
         self.metrics = self.app[METRICS]
+        # Looked up once: the session runs after start-up, when both are in place.
+        self._intake = self.app[CHAT_INTAKE]
+        self._service = self.app[CHAT_SERVICE]
         self.request_id = request[REQUEST_ID_KEY]
         self.started = time.perf_counter()
         self.messages_in = 0
@@ -114,13 +117,14 @@ class _Session:
         self._received_bad = CounterSeries(messages, {"direction": "in", "status": "error"})
         self._sent_ok = CounterSeries(messages, {"direction": "out", "status": "ok"})
         self._send_failed = CounterSeries(messages, {"direction": "out", "status": "error"})
+        self._turn_seconds = self.metrics.ws_message_seconds.series({})
 
     async def handle_text(self, data: str) -> None:
         self.messages_in += 1
         started = time.perf_counter()
-        logger.debug("websocket message", extra={ACTION: Action.WS_MESSAGE, "direction": "in"})
+        logger.debug("websocket message", {ACTION: Action.WS_MESSAGE, "direction": "in"})
         try:
-            chat_input = await self.app[CHAT_INTAKE].admit(data, self.sender)
+            chat_input = await self._intake.admit(data, self.sender)
         except ChatInputError as error:
             self._received_bad.inc()
             await self.send_error(error.detail, stage=error.stage)
@@ -138,17 +142,27 @@ class _Session:
             return
 
         self._received_ok.inc()
-
-        async def send_token(token: str) -> None:
-            await self.send({"type": "token", "content": token})
-
         try:
-            answer = await self.app[CHAT_SERVICE].reply(chat_input, self.sender, send_token)
+            answer = await self._service.reply(chat_input, self.sender, self.send_token)
         except ChatTurnError as exc:
             await self.send_error(exc.detail, stage=exc.stage)
             return
         await self.send({"type": "done", "response": answer, "request_id": self.request_id})
-        self.metrics.ws_message_seconds.observe({}, time.perf_counter() - started)
+        self._turn_seconds.observe(time.perf_counter() - started)
+
+    async def send_token(self, token: str) -> None:
+        """One token of the answer, as its own frame: ``send`` inlined, as it runs for every
+        token of every answer."""
+        ws = self.ws
+        if ws.closed:
+            return
+        try:
+            await ws.send_frame(orjson.dumps({"type": "token", "content": token}), WSMsgType.TEXT)
+        except ConnectionError:
+            self._send_failed.inc()
+            return
+        self.messages_out += 1
+        self._sent_ok.inc()
 
     async def send_error(self, error: str, stage: str) -> None:
         await self.send(

@@ -8,8 +8,10 @@ what lets them read the request's contextvars.
 from __future__ import annotations
 
 import logging
+import os
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any
 
@@ -34,7 +36,7 @@ from jarvis.logline import (
     TRACEBACK,
     Action,
 )
-from jarvis.request_context import get_request_id, get_trace
+from jarvis.request_context import current_request
 
 Event = dict[str, Any]
 Processor = Callable[[logging.LogRecord, Event], Event]
@@ -56,10 +58,10 @@ def add_base_fields(record: logging.LogRecord, event: Event) -> Event:
 def add_request_context(record: logging.LogRecord, event: Event) -> Event:
     # An ID given explicitly on the record wins: the access logger runs outside the
     # request's context and passes the ID it read from the request object.
-    request_id = getattr(record, REQUEST_ID, None) or get_request_id()
+    current_id, trace = current_request.get()
+    request_id = getattr(record, REQUEST_ID, None) or current_id
     if request_id is not None:
         event[REQUEST_ID] = request_id
-    trace = get_trace()
     if trace is not None and not hasattr(record, TRACE_ID):
         event[TRACE_ID] = trace.trace_id
         event[SPAN_ID] = trace.span_id
@@ -116,3 +118,42 @@ DEFAULT_PROCESSORS: tuple[Processor, ...] = (
     add_exception,
     demote_client_protocol_errors,
 )
+
+
+def event_of_call(
+    level: int,
+    logger_name: str,
+    message: str,
+    code: tuple[str, str, int],
+    fields: Mapping[str, Any],
+) -> Event:
+    """The event ``DEFAULT_PROCESSORS`` build, now, from the record of
+    ``logger.log(level, message, extra=fields)`` made at ``code`` (module, function, line),
+    without an exception: same fields, same order. Built with no record at all, for lines
+    written on every request (``jarvis.logs.handler.DirectLogger``); a processor added above
+    for every line must be mirrored here (tests compare the two lines). ``fields`` must not
+    name a ``LogRecord`` attribute, as ``extra=`` must not."""
+    current_id, trace = current_request.get()
+    event: Event = {
+        TIMESTAMP: time.time(),
+        LEVEL: _LEVEL_NAMES.get(level) or logging.getLevelName(level),
+        LOGGER: logger_name,
+        MESSAGE: message,
+    }
+    request_id = fields.get(REQUEST_ID) or current_id
+    if request_id is not None:
+        event[REQUEST_ID] = request_id
+    if trace is not None and TRACE_ID not in fields:
+        event[TRACE_ID] = trace.trace_id
+        event[SPAN_ID] = trace.span_id
+    event[MODULE], event[FUNCTION], event[LINE] = code
+    event.update(fields)
+    return event
+
+
+_LEVEL_NAMES = {level: logging.getLevelName(level) for level in range(0, 51, 10)}
+
+
+def module_of(path: str) -> str:
+    """The ``module`` a record made in the file at ``path`` names (``LogRecord.module``)."""
+    return os.path.splitext(os.path.basename(path))[0]

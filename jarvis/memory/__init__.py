@@ -5,11 +5,10 @@ the promises of ``ConversationMemory`` and count every operation in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Protocol
 
-from jarvis.metrics import Metrics
+from jarvis.metrics import CounterSeries, Metrics
 
 
 class MemoryStoreError(Exception):
@@ -20,7 +19,8 @@ class ConversationMemory(Protocol):
     """Per-user message history, pruned to each user's last ``max_turns`` messages."""
 
     async def history(self, user_id: str) -> list[dict[str, str]]:
-        """The user's last messages, oldest first, as Ollama message dicts."""
+        """The user's last messages, oldest first, as Ollama message dicts. The list is the
+        caller's; the dicts may be shared with the store, and then refuse changes."""
         ...
 
     async def save_turn(self, user_id: str, question: str, answer: str) -> None:
@@ -37,18 +37,45 @@ class ConversationMemory(Protocol):
         ...
 
 
-@asynccontextmanager
-async def counted_operation(
-    metrics: Metrics, operation: str, failures: tuple[type[Exception], ...]
-) -> AsyncIterator[None]:
-    """Count ``operation`` ok or error, and turn ``failures`` into MemoryStoreError."""
-    counter = metrics.memory_operations_total
-    try:
-        yield
-    except MemoryStoreError:
-        counter.inc({"operation": operation, "status": "error"})
-        raise
-    except failures as exc:
-        counter.inc({"operation": operation, "status": "error"})
-        raise MemoryStoreError(f"conversation memory {operation} failed: {exc}") from exc
-    counter.inc({"operation": operation, "status": "ok"})
+class CountedOperation:
+    """``with`` it around one ``operation`` of a store: counts it in
+    ``memory_operations_total{operation,status}``, ok or error, and turns the store's own
+    ``failures`` into MemoryStoreError (the cause chained). Anything else (a cancellation)
+    goes through uncounted. Its series are bound once: every chat turn loads and saves."""
+
+    __slots__ = ("_error", "_failures", "_ok", "_operation")
+
+    def __init__(
+        self, metrics: Metrics, operation: str, failures: tuple[type[Exception], ...]
+    ) -> None:
+        counter = metrics.memory_operations_total
+        self._ok = CounterSeries(counter, {"operation": operation, "status": "ok"})
+        self._error = CounterSeries(counter, {"operation": operation, "status": "error"})
+        self._operation = operation
+        self._failures = failures
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self._ok.inc()
+        elif isinstance(exc, MemoryStoreError):
+            self._error.inc()
+        elif isinstance(exc, self._failures):
+            self._error.inc()
+            raise MemoryStoreError(f"conversation memory {self._operation} failed: {exc}") from exc
+
+
+class CountedOperations:
+    """The ``CountedOperation`` of each operation of a store."""
+
+    def __init__(self, metrics: Metrics, failures: tuple[type[Exception], ...]) -> None:
+        self.load = CountedOperation(metrics, "load", failures)
+        self.save = CountedOperation(metrics, "save", failures)
+        self.ping = CountedOperation(metrics, "ping", failures)

@@ -9,11 +9,26 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from typing import NoReturn
 
 Message = dict[str, str]
 
 # What a held message costs beyond its text: the dict, the string object, the deque slot.
 _MESSAGE_OVERHEAD_BYTES = 250
+
+
+class HeldMessage(dict[str, str]):
+    """A held message: a plain dict to JSON encoders and LLM clients, but one that refuses to
+    change, so that every turn of its user can read it as it is, with no copy per read (a copy,
+    ``dict(message)``, is an ordinary dict)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a message held by the conversation memory cannot be changed; copy it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
 
 
 class RecentHistory:
@@ -24,24 +39,26 @@ class RecentHistory:
         self._max_messages = max_messages
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._users: OrderedDict[str, deque[Message]] = OrderedDict()
+        self._users: OrderedDict[str, deque[HeldMessage]] = OrderedDict()
 
     def get(self, user_id: str) -> list[Message] | None:
-        """The user's messages, oldest first, as fresh dicts; None when not held."""
+        """The user's messages, oldest first, in a fresh list; None when not held. The
+        messages themselves are ``HeldMessage``: read-only."""
         messages = self._users.get(user_id)
         if messages is None:
             return None
         self._users.move_to_end(user_id)
-        return [message.copy() for message in messages]
+        return list(messages)
 
     def fill(self, user_id: str, messages: list[Message]) -> None:
         """Hold ``messages``, as just read from the database, unless the user is held already:
         the held copy has followed every commit since it was read, so it is as fresh."""
         if user_id in self._users:
             return
-        self._users[user_id] = deque(messages)
-        self._bytes += _bytes_of(messages)
-        self._trim_user(user_id)
+        held = deque(HeldMessage(message) for message in messages)
+        self._users[user_id] = held
+        self._bytes += _bytes_of(held)
+        self._trim(held)
         self._forget_least_recent()
 
     def append(self, user_id: str, messages: list[Message]) -> None:
@@ -50,10 +67,11 @@ class RecentHistory:
         held = self._users.get(user_id)
         if held is None:
             return
-        held.extend(messages)
-        self._bytes += _bytes_of(messages)
+        for message in messages:
+            held.append(HeldMessage(message))
+            self._bytes += len(message["content"]) + _MESSAGE_OVERHEAD_BYTES
         self._users.move_to_end(user_id)
-        self._trim_user(user_id)
+        self._trim(held)
         self._forget_least_recent()
 
     def forget(self, user_id: str) -> None:
@@ -62,10 +80,9 @@ class RecentHistory:
         if held is not None:
             self._bytes -= _bytes_of(held)
 
-    def _trim_user(self, user_id: str) -> None:
-        held = self._users[user_id]
+    def _trim(self, held: deque[HeldMessage]) -> None:
         while len(held) > self._max_messages:
-            self._bytes -= _bytes_of((held.popleft(),))
+            self._bytes -= len(held.popleft()["content"]) + _MESSAGE_OVERHEAD_BYTES
 
     def _forget_least_recent(self) -> None:
         while self._bytes > self._max_bytes and self._users:

@@ -7,7 +7,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jarvis.memory import MemoryStoreError, counted_operation
+from jarvis.memory import CountedOperations, MemoryStoreError
 from jarvis.metrics import Metrics
 
 # A stored message that is not JSON (written by someone else) fails the load, as an SQLite
@@ -27,12 +27,12 @@ class RedisMemory:
             raise ValueError(f"max_turns must be at least 1, not {max_turns}")
         self._client: Redis | None = client
         self._max_turns = max_turns
-        self._metrics = metrics
+        self._counted = CountedOperations(metrics, _FAILURES)
         self._prefix = prefix
 
     async def history(self, user_id: str) -> list[dict[str, str]]:
         """The user's last ``max_turns`` messages, oldest first, as Ollama message dicts."""
-        async with counted_operation(self._metrics, "load", _FAILURES):
+        with self._counted.load:
             stored = await self._open().lrange(self._prefix + user_id, -self._max_turns, -1)
             messages = [orjson.loads(item) for item in stored]
         return [{"role": m["role"], "content": m["content"]} for m in messages]
@@ -42,7 +42,7 @@ class RedisMemory:
         any replica, sees one without the other, and a failure stores neither; the same
         transaction trims the list to ``max_turns``."""
         key = self._prefix + user_id
-        async with counted_operation(self._metrics, "save", _FAILURES):
+        with self._counted.save:
             async with self._open().pipeline(transaction=True) as transaction:
                 transaction.rpush(
                     key,
@@ -54,7 +54,7 @@ class RedisMemory:
 
     async def ping(self) -> None:
         """Return when Redis answers PING; raise MemoryStoreError if not."""
-        async with counted_operation(self._metrics, "ping", _FAILURES):
+        with self._counted.ping:
             await self._open().ping()
 
     async def close(self) -> None:

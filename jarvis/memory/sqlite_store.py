@@ -9,10 +9,11 @@ servers sharing one file must use Redis instead.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
-from jarvis.memory import MemoryStoreError, counted_operation
+from jarvis.memory import CountedOperations, MemoryStoreError
 from jarvis.memory.recent_history import Message, RecentHistory
 from jarvis.memory.sqlite_thread import Job, Ping, ReadHistory, SaveTurn, SqliteThread, Stop
 from jarvis.metrics import Metrics
@@ -31,7 +32,7 @@ class SqliteMemory:
     to be saved, whoever's they are, are committed together."""
 
     def __init__(self, max_turns: int, metrics: Metrics) -> None:
-        self._metrics = metrics
+        self._counted = CountedOperations(metrics, _FAILURES)
         self._recent = RecentHistory(max_turns, RECENT_HISTORY_MAX_BYTES)
         self._thread: SqliteThread | None = None
 
@@ -54,27 +55,28 @@ class SqliteMemory:
         return memory
 
     async def history(self, user_id: str) -> list[dict[str, str]]:
-        """The user's last ``max_turns`` messages, oldest first, as Ollama message dicts."""
-        async with counted_operation(self._metrics, "load", _FAILURES):
+        """The user's last ``max_turns`` messages, oldest first, as Ollama message dicts; those
+        held in process are read-only (``HeldMessage``), the list is the caller's."""
+        with self._counted.load:
             if self._thread is None:
                 raise MemoryStoreError("conversation memory is closed")
             held = self._recent.get(user_id)
             if held is not None:
                 return held
-            messages: list[Message] = await self._run(ReadHistory(user_id))
+            messages: list[Message] = await self._submit(ReadHistory(user_id))
             return messages
 
     async def save_turn(self, user_id: str, question: str, answer: str) -> None:
         """Store a question and its answer together: both or neither, so the history never
         holds a question without its answer, even if the process is killed. Then forget the
         user's messages beyond ``max_turns``. Returns once committed."""
-        async with counted_operation(self._metrics, "save", _FAILURES):
-            await self._run(SaveTurn(user_id, question, answer))
+        with self._counted.save:
+            await self._submit(SaveTurn(user_id, question, answer))
 
     async def ping(self) -> None:
         """Return when the store answers a trivial query; raise MemoryStoreError if not."""
-        async with counted_operation(self._metrics, "ping", _FAILURES):
-            await self._run(Ping())
+        with self._counted.ping:
+            await self._submit(Ping())
 
     async def close(self) -> None:
         """Finish the operations under way, then close the file; later calls raise
@@ -83,10 +85,11 @@ class SqliteMemory:
         if thread is not None:
             await thread.submit(Stop())
 
-    async def _run(self, job: Job) -> Any:
+    def _submit(self, job: Job) -> asyncio.Future[Any]:
+        # Not a coroutine: every turn awaits the thread's future directly, one frame less.
         if self._thread is None:
             raise MemoryStoreError("conversation memory is closed")
-        return await self._thread.submit(job)
+        return self._thread.submit(job)
 
     def _remember(
         self,
@@ -101,5 +104,5 @@ class SqliteMemory:
         for user_id in failed_users:
             self._recent.forget(user_id)
         for user_id, messages in read:
-            # Copies: the caller gets the dicts read and may do what it likes with them.
-            self._recent.fill(user_id, [message.copy() for message in messages])
+            # Held as copies: the caller gets the dicts read and may do what it likes with them.
+            self._recent.fill(user_id, messages)

@@ -1,17 +1,26 @@
 """The one thread that owns the SQLite connection of the conversation memory.
 
 Callers on the event loop hand it jobs through a queue and await a future: one thread hop per
-operation. It takes every job waiting when it wakes and writes all their turns in one
-transaction (group commit), so one commit, and its WAL write, serves many users at once; reads
+operation. It takes every job waiting when it wakes and writes all their turns in one INSERT
+statement (group commit), so one commit, and its WAL write, serves many users at once; reads
 and pings of the same batch run after that commit. The outcomes come back to the event loop in
 one callback per batch, which first tells ``on_committed`` what was stored and read, in the
 database's order, then resolves the futures.
+
+The thread holds the GIL as little as it can: the sqlite3 module lets it go around each step of
+a statement and this thread must win it back after each, which, while the event loop is busy,
+takes up to the interpreter's switch interval (5 ms) and pre-empts the loop. So a batch of turns
+is one statement, one step, whatever its size: a turn's two rows are in it together (a statement
+is a transaction of its own: both rows are stored or neither), and a trigger prunes each user's
+old messages inside that same step, where an explicit BEGIN, prune and COMMIT would be three
+more hand-overs of the GIL per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import queue
 import sqlite3
 import threading
@@ -30,11 +39,20 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id, id);
 """
-_INSERT = "INSERT INTO messages (user_id, role, content) VALUES (?, ?, ?)"
-_PRUNE = (
-    "DELETE FROM messages WHERE user_id = ? AND id <= ("
-    " SELECT id FROM messages WHERE user_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)"
-)
+# A connection's own trigger (TEMP), as the number of messages kept is a setting of this
+# server: once a turn's answer is in, its user keeps only their last {keep} messages.
+_PRUNE_TRIGGER = """
+CREATE TEMP TRIGGER prune_messages AFTER INSERT ON main.messages WHEN NEW.role = 'assistant'
+BEGIN
+    DELETE FROM messages WHERE user_id = NEW.user_id AND id <= (
+        SELECT id FROM messages WHERE user_id = NEW.user_id ORDER BY id DESC LIMIT 1 OFFSET {keep}
+    );
+END
+"""
+_TURN_ROWS = "(?, 'user', ?), (?, 'assistant', ?)"
+# Jobs taken in one batch, so its turns fit one INSERT: 4 parameters each, far below SQLite's
+# limit of 32,766.
+_MAX_BATCH_JOBS = 1024
 _LAST_MESSAGES = "SELECT role, content FROM messages WHERE user_id = ? ORDER BY id DESC LIMIT ?"
 
 
@@ -115,19 +133,18 @@ class SqliteThread:
 
     def _run(self, opened: asyncio.Future[None]) -> None:
         try:
-            self._db = _connect(self._path)
+            self._db = _connect(self._path, self._max_messages)
         except Exception as exc:  # whatever it is, the opener reports it
             self._loop.call_soon_threadsafe(_settle, opened, None, exc)
             return
         self._loop.call_soon_threadsafe(_settle, opened, None, None)
         stopped = False
         while not stopped:
-            batch = [self._jobs.get()]
-            while True:
-                try:
-                    batch.append(self._jobs.get_nowait())
-                except queue.Empty:
-                    break
+            jobs = self._jobs
+            batch = [jobs.get()]
+            # This thread alone takes jobs: what is not empty now still holds a job below.
+            while len(batch) < _MAX_BATCH_JOBS and not jobs.empty():
+                batch.append(jobs.get_nowait())
             stopped = any(isinstance(job, Stop) for job in batch)
             self._run_batch(batch)
 
@@ -183,26 +200,15 @@ class SqliteThread:
 
     def _write(self, turns: list[SaveTurn]) -> None:
         db = self._open()
+        values: list[str] = []
+        for turn in turns:
+            values += (turn.user_id, turn.question, turn.user_id, turn.answer)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                _INSERT,
-                [
-                    row
-                    for turn in turns
-                    for row in (
-                        (turn.user_id, "user", turn.question),
-                        (turn.user_id, "assistant", turn.answer),
-                    )
-                ],
-            )
-            users = dict.fromkeys(turn.user_id for turn in turns)
-            db.executemany(_PRUNE, [(user, user, self._max_messages) for user in users])
-            db.execute("COMMIT")
+            db.execute(_insert_turns(len(turns)), values)
         except BaseException:
             if db.in_transaction:
                 # A failed rollback must not hide why the write failed; SQLite has then
-                # rolled back by itself or will refuse the next BEGIN, failing that write too.
+                # rolled back by itself or will refuse the next write, failing it too.
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
             raise
@@ -232,8 +238,15 @@ class SqliteThread:
             return _Outcome(job, error=exc)
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    # Autocommit mode: transactions are the explicit BEGIN ... COMMIT around each batch.
+@functools.lru_cache(maxsize=64)
+def _insert_turns(count: int) -> str:
+    """The INSERT of ``count`` turns, user then assistant each, from 4 parameters a turn."""
+    rows = ", ".join([_TURN_ROWS] * count)
+    return f"INSERT INTO messages (user_id, role, content) VALUES {rows}"
+
+
+def _connect(path: str, keep: int) -> sqlite3.Connection:
+    # Autocommit mode: each statement is a transaction of its own.
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
@@ -242,6 +255,7 @@ def _connect(path: str) -> sqlite3.Connection:
         # it spares an fsync per commit.
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+        db.execute(_PRUNE_TRIGGER.format(keep=int(keep)))
     except BaseException:
         db.close()
         raise

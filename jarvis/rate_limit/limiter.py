@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,9 @@ class Limit:
         return cls(per_minute / 60.0, float(burst))
 
 
-@dataclass(frozen=True)
-class Charge:
-    """One token taken from the bucket named ``key``, which follows ``limit``."""
+class Charge(NamedTuple):
+    """One token taken from the bucket named ``key``, which follows ``limit`` (a NamedTuple:
+    every chat makes one or two)."""
 
     key: str
     limit: Limit

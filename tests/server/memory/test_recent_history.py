@@ -1,6 +1,11 @@
 """The in-process copy of recent users' messages: bounded per user and in total, least
 recently used users forgotten first, and only ever filled from what the database returned."""
 
+import json
+
+import orjson
+import pytest
+
 from jarvis.memory.recent_history import RecentHistory
 
 # A one-character message, held: its text and the objects around it.
@@ -50,3 +55,19 @@ def test_forget_drops_the_copy_and_gives_its_budget_back():
     recent.fill("bob", [message("b")])
     assert recent.get("ann") is None
     assert recent.get("bob") == [message("b")]
+
+
+def test_held_messages_are_plain_json_dicts_that_refuse_changes():
+    recent = RecentHistory(max_messages=4, max_bytes=100_000)
+    read = [message("a"), message("b", "assistant")]
+    recent.fill("ann", read)
+    read[0]["content"] = "changed by the reader of the database"
+    held = recent.get("ann") or []
+    assert held == [message("a"), message("b", "assistant")]
+    assert orjson.loads(orjson.dumps(held)) == held
+    assert json.loads(json.dumps(held)) == held
+    with pytest.raises(TypeError):
+        held[0]["content"] = "changed"
+    with pytest.raises(TypeError):
+        held[0] |= {"content": "changed"}
+    assert recent.get("ann") == [message("a"), message("b", "assistant")]

@@ -283,14 +283,38 @@ async def test_a_turn_the_database_refuses_fails_alone(memory, metrics):
 
 
 async def test_changing_a_returned_history_changes_nothing_stored(memory):
+    """The list is the caller's to extend; the messages held in process, which every turn of
+    the user reads without a copy, refuse changes instead of passing them on."""
     await memory.save_turn("max", "hello", "hi")
+    await memory.history("max")  # held in process from now on
     first = await memory.history("max")
-    first[0]["content"] = "tampered"
     first.append({"role": "user", "content": "extra"})
+    for change in (
+        lambda message: message.__setitem__("content", "tampered"),
+        lambda message: message.update(content="tampered"),
+        lambda message: message.pop("content"),
+        lambda message: message.clear(),
+        lambda message: message.setdefault("name", "tampered"),
+    ):
+        with pytest.raises(TypeError, match="cannot be changed"):
+            change(first[0])
+    copy = dict(first[0])
+    copy["content"] = "a copy may change"
     assert await memory.history("max") == [
         {"role": "user", "content": "hello"},
         {"role": "assistant", "content": "hi"},
     ]
+
+
+async def test_a_history_read_from_the_file_is_the_callers_to_change(memory, db_path):
+    await memory.save_turn("mia", "hello", "hi")
+    reopened = await SqliteMemory.open(db_path, 6, Metrics.create())
+    try:
+        read = await reopened.history("mia")  # not held yet: read from the file
+        read[0]["content"] = "tampered"
+        assert (await reopened.history("mia"))[0]["content"] == "hello"
+    finally:
+        await reopened.close()
 
 
 async def test_closing_finishes_the_turns_under_way(db_path):

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import re
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from support.elasticsearch_node import free_port
 
 from jarvis.dev.summary import READY_HEADLINE
 
@@ -81,8 +81,36 @@ class DevProcess:
 
 
 def free_ports() -> dict[str, int]:
-    """A free loopback port for each of the API, Elasticsearch, the shipper, Prometheus."""
-    return {name: free_port() for name in ("api", "es", "shipper", "prometheus")}
+    """A free loopback port for each of the API, Elasticsearch, the shipper, Prometheus,
+    below the kernel's ephemeral range: the dev node's transport port is any free one (as
+    with jarvis dev's default ports, all below it), so a port picked from that range could be
+    taken by Elasticsearch before Prometheus, started last, binds it."""
+    low, _high = _ephemeral_range()
+    picked: dict[str, int] = {}
+    for name in ("api", "es", "shipper", "prometheus"):
+        while name not in picked:
+            port = random.randrange(max(1024, low - 12_000), low)
+            if port not in picked.values() and _bindable(port):
+                picked[name] = port
+    return picked
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            low, high = ports.read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 async def start_jarvis_dev(

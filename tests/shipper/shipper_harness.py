@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import gzip
 import os
 import signal
@@ -136,16 +137,39 @@ def backup_names(directory: Path, prefix: str = "app.jsonl") -> list[str]:
 def lines_on_disk(directory: Path, prefix: str = "app.jsonl") -> list[dict[str, Any]]:
     """Every complete JSON line in the log files and backups (plain or gzip) in ``directory``.
 
-    A copy taken while a line was being written ends in part of it: not a line, left out.
+    A copy taken while a line was being written ends in part of it: not a line, left out. A
+    shipper may rotate, shift or compress the files while they are read: the files are read
+    again until no name moved to another file meanwhile, and a backup that is both plain and
+    compressed (the plain one is about to be removed) is read once, from its gzip.
     """
-    found = []
-    for path in sorted(directory.glob(prefix + "*")):
-        if path.name.endswith(".tmp"):
+    for _ in range(50):
+        names = _names_and_inodes(directory, prefix)
+        try:
+            found = [line for path in _readable(directory, names) for line in _complete_lines(path)]
+        except FileNotFoundError:
             continue
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        found.extend(orjson.loads(raw) for raw in complete.splitlines() if raw.strip())
+        if _names_and_inodes(directory, prefix) == names:
+            return found
+    raise AssertionError(f"the files in {directory} kept moving while read")
+
+
+def _names_and_inodes(directory: Path, prefix: str) -> dict[str, int]:
+    found = {}
+    for path in directory.glob(prefix + "*"):
+        with contextlib.suppress(FileNotFoundError):
+            if not path.name.endswith(".tmp"):
+                found[path.name] = path.stat().st_ino
     return found
+
+
+def _readable(directory: Path, names: dict[str, int]) -> list[Path]:
+    return [directory / name for name in sorted(names) if name + ".gz" not in names]
+
+
+def _complete_lines(path: Path) -> list[dict[str, Any]]:
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    return [orjson.loads(raw) for raw in complete.splitlines() if raw.strip()]
 
 
 def markers_on_disk(directory: Path, prefix: str = "app.jsonl") -> list[str]:

@@ -8,6 +8,12 @@ are told apart as the rotator names them (:mod:`shipper.source.backups`).
 ``stream`` holds one line per file at a time: the files are merged by time as they are read,
 each file's lines in the order they were written (a line without a time keeps its place after
 the line before it). ``find`` with ``latest`` keeps only the newest it was asked for.
+
+The shipper may rotate (``app.jsonl`` → ``.1``, ``.1`` → ``.2``, …) or compress (``.1`` →
+``.1.gz``) the files while they are read: a name read later than another could then be a file
+already read, or a file moved away unread. So every file is opened first, and the names
+checked again to still be those files: once open, a file reads to its end whatever it is
+renamed to.
 """
 
 from __future__ import annotations
@@ -75,38 +81,97 @@ class FileEventSource:
     ) -> AsyncGenerator[list[LogEntry], None]:
         """Every matching event, oldest first, ``DEFAULT_PAGE_SIZE`` at a time (``without`` is
         ignored: a line holds nothing worth leaving out)."""
-        paths = await self._paths()
+        files = await self._open_files()
         merged = heapq.merge(
-            *(_events_of(path, rank, event_filter, self.report) for rank, path in enumerate(paths)),
+            *(_events_of(file, rank, event_filter, self.report) for rank, file in enumerate(files)),
             key=_key_of,
         )
         try:
             while batch := await asyncio.to_thread(_take, merged, DEFAULT_PAGE_SIZE):
                 yield batch
         finally:
-            # Each file is closed by its own generator, closed here rather than when collected.
-            await asyncio.to_thread(merged.close)
+            await asyncio.to_thread(_close, files)
 
     async def find(self, event_filter: EventFilter, *, latest: int | None = None) -> list[LogEntry]:
         """Every matching event, oldest first; with ``latest``, only the newest ``latest`` ones."""
-        paths = await self._paths()
+        files = await self._open_files()
         found: list[tuple[_Key, LogEntry]] = []
-        for rank, path in enumerate(paths):
-            found.extend(
-                await asyncio.to_thread(_scan, path, rank, event_filter, latest, self.report)
-            )
+        try:
+            for rank, file in enumerate(files):
+                found.extend(
+                    await asyncio.to_thread(_scan, file, rank, event_filter, latest, self.report)
+                )
+        finally:
+            await asyncio.to_thread(_close, files)
         if latest is not None:
             return [event for _, event in sorted(heapq.nlargest(latest, found, key=_key_of))]
         found.sort(key=_key_of)
         return [event for _, event in found]
 
-    async def _paths(self) -> list[str]:
+    async def _open_files(self) -> list[_OpenFile]:
         self.report = FileScanReport()
-        paths = await asyncio.to_thread(_oldest_first, self._pattern)
-        if not paths:
+        files = await asyncio.to_thread(_open_as_named, self._pattern)
+        if not files:
             # Nothing to read is not "nothing matched" (exit 1): the source is wrong (exit 2).
             raise SourceUnavailable(f"no log file matches {self._pattern!r}")
-        return paths
+        return files
+
+
+@dataclass
+class _OpenFile:
+    """A log file opened for reading; ``stream`` decompresses it when it is gzip."""
+
+    path: str
+    raw: io.BufferedReader
+    stream: io.BufferedIOBase
+    compressed: bool
+
+    def close(self) -> None:
+        # A GzipFile does not close the file it was given.
+        self.stream.close()
+        self.raw.close()
+
+
+# A rotation is a few renames: this many in a row while the files are opened is a rotator gone
+# wild, not bad luck.
+_OPENING_TRIES = 100
+
+
+def _open_as_named(pattern: str) -> list[_OpenFile]:
+    """Every file matching ``pattern``, oldest first, opened, each still under the name it was
+    listed by once all are open (so no file is read twice or missed)."""
+    for _ in range(_OPENING_TRIES):
+        files: list[_OpenFile] = []
+        try:
+            for path in _oldest_first(pattern):
+                files.append(_open(path))
+        except FileNotFoundError:
+            pass  # moved between listing and opening: list again
+        except BaseException:
+            _close(files)
+            raise
+        else:
+            if _still_named(files, pattern):
+                return files
+        _close(files)
+    raise SourceUnavailable(f"the files matching {pattern!r} kept being renamed while opened")
+
+
+def _still_named(files: list[_OpenFile], pattern: str) -> bool:
+    """Whether the files matching ``pattern`` are exactly ``files``, each under its name."""
+    if set(_oldest_first(pattern)) != {file.path for file in files}:
+        return False
+    try:
+        return all(
+            os.stat(file.path).st_ino == os.fstat(file.raw.fileno()).st_ino for file in files
+        )
+    except FileNotFoundError:
+        return False
+
+
+def _close(files: list[_OpenFile]) -> None:
+    for file in files:
+        file.close()
 
 
 def _take(events: Iterator[tuple[_Key, LogEntry]], count: int) -> list[LogEntry]:
@@ -143,7 +208,7 @@ def _uncompressed_twin(path: str) -> str | None:
 
 
 def _scan(
-    path: str,
+    file: _OpenFile,
     rank: int,
     event_filter: EventFilter,
     latest: int | None,
@@ -151,9 +216,9 @@ def _scan(
 ) -> list[tuple[_Key, LogEntry]]:
     """The matching events of one file; with ``latest``, at most that many (the newest)."""
     if latest is None:
-        return list(_events_of(path, rank, event_filter, report))
+        return list(_events_of(file, rank, event_filter, report))
     kept: list[tuple[_Key, LogEntry]] = []
-    for item in _events_of(path, rank, event_filter, report):
+    for item in _events_of(file, rank, event_filter, report):
         if len(kept) < latest:
             heapq.heappush(kept, item)
         else:
@@ -162,7 +227,7 @@ def _scan(
 
 
 def _events_of(
-    path: str, rank: int, event_filter: EventFilter, report: FileScanReport
+    file: _OpenFile, rank: int, event_filter: EventFilter, report: FileScanReport
 ) -> Iterator[tuple[_Key, LogEntry]]:
     """The matching events of one file in file order, each with its key (time, file rank,
     line number)."""
@@ -170,39 +235,39 @@ def _events_of(
     # cannot belong to the request: skip decoding it, as grep would.
     needle = event_filter.request_id.encode() if event_filter.request_id else None
     last_timestamp = 0.0
+    # Only the live file is still being written: its last line may be cut mid-write.
+    live = not file.compressed and not is_backup(file.path)
+    lines = _lines(file.stream, file.path, report, complete_only=live)
+    for number, line in enumerate(lines):
+        if needle is not None and needle not in line:
+            continue
+        event = decode_line(line)
+        if event is None:
+            report.lines_skipped += 1
+            continue
+        timestamp = event.get(TIMESTAMP)
+        if isinstance(timestamp, int | float):
+            last_timestamp = float(timestamp)
+        if not event_filter.matches(event):
+            continue
+        # A line without a time keeps its place after the line before it.
+        yield (last_timestamp, rank, number), event
+
+
+def _open(path: str) -> _OpenFile:
+    """``path`` opened once (opened again, the name could be another file by then), read
+    through gzip when its content is, whatever its name."""
     try:
-        stream, compressed = _open(path)
-        # Only the live file is still being written: its last line may be cut mid-write.
-        live = not compressed and not is_backup(path)
-        with stream:
-            for number, line in enumerate(_lines(stream, path, report, complete_only=live)):
-                if needle is not None and needle not in line:
-                    continue
-                event = decode_line(line)
-                if event is None:
-                    report.lines_skipped += 1
-                    continue
-                timestamp = event.get(TIMESTAMP)
-                if isinstance(timestamp, int | float):
-                    last_timestamp = float(timestamp)
-                if not event_filter.matches(event):
-                    continue
-                # A line without a time keeps its place after the line before it.
-                yield (last_timestamp, rank, number), event
+        raw = open(path, "rb")
     except PermissionError:
         raise SourceUnavailable(f"not allowed to read {path}") from None
-    except FileNotFoundError:
-        pass  # Rotated away or deleted between listing and opening: nothing left to read.
-
-
-def _open(path: str) -> tuple[io.BufferedIOBase, bool]:
-    """The file opened for reading (decompressed when gzip, whatever its name), and whether
-    it was gzip."""
-    with open(path, "rb") as probe:
-        compressed = is_gzip(probe.read(len(GZIP_MAGIC)))
-    if compressed:
-        return gzip.GzipFile(path, "rb"), True
-    return open(path, "rb"), False
+    try:
+        compressed = is_gzip(raw.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)])
+        stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+    except BaseException:
+        raw.close()
+        raise
+    return _OpenFile(path, raw, stream, compressed)
 
 
 def _lines(

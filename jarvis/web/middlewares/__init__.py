@@ -23,6 +23,7 @@ import asyncio
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from multidict import istr
 
 from jarvis.settings import Settings
 from jarvis.web.keys import REQUEST_FACTS_KEY, REQUEST_ID_KEY
@@ -73,7 +74,8 @@ def middleware_chain(settings: Settings, in_flight: InFlightRequests) -> list[Mi
 def response_hook(settings: Settings) -> ResponseHook:
     """The ``on_response_prepare`` hook: the request ID on every response (WebSocket
     upgrades, error pages and 404s included), and the response kept for step 4."""
-    header = RequestIdentity(settings.request_id_header).header
+    # Built once: a plain str header name is case-folded on every set.
+    header = istr(settings.request_id_header)
 
     async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
         try:

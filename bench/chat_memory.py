@@ -6,11 +6,12 @@ the whole stack ``jarvis serve`` runs (request-ID, metrics, errors, JSON access 
 file) with the echo model and the default SQLite memory, which loads each user's history and
 stores every turn. Rate limiting is off: this row measures memory, not limits.
 
-Each server runs alone on core 0; ``wrk`` loads it from core 1. The two alternate (bare, ours,
-bare, ours) so a neighbour's load hits both alike; the best run of each counts. The row compares
-chats per second of the server's own CPU time (all its threads, all on core 0): on a quiet machine
-that is wrk's chats/s, and on a shared one it still says what one core would give, where wrk's
-figure mostly says how much of the core the neighbours left. Both are printed.
+Each server runs alone on one core, set up as ``jarvis serve`` sets itself up; ``wrk`` loads
+it from the other core. The two alternate (bare, ours, bare, ours) so a neighbour's load hits
+both alike; the best run of each counts. The row compares chats per second of the server's own
+CPU time (all its threads, all on its core): on a quiet machine that is wrk's chats/s, and on a
+shared one it still says what one core would give, where wrk's figure mostly says how much of
+the core the neighbours left. Both are printed.
 
     python bench/chat_memory.py [--seconds 10] [--connections 32] [--users 1000] [--rounds 2]
 """
@@ -20,15 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -37,10 +34,9 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.comparison import Row
+from bench.server_overhead import LOAD_CORE, jarvis_app, ping, pinned, server_process
 
 ROW_NAME = "POST /chat with SQLite memory vs bare handler"
-SERVER_CORE = 0
-LOAD_CORE = 1
 
 _REQUESTS = """
 local users = {users}
@@ -64,29 +60,15 @@ async def bare_chat(request: web.Request) -> web.Response:
 
 
 def serve(kind: str, port: int, workdir: str) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {SERVER_CORE})
     if kind == "bare":
         app = web.Application()
         app.router.add_post("/chat", bare_chat)
+        app.router.add_get("/ping", ping)
         web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
         return
-    from jarvis.app import create_app
-    from jarvis.logs.setup import configure_logging
-    from jarvis.settings import Settings
-
-    settings = dataclasses.replace(
-        Settings(),
-        llm_provider="echo",
-        log_file=os.path.join(workdir, "jarvis.jsonl"),
-        log_stdout=False,
-        memory_path=os.path.join(workdir, "memory.sqlite3"),
-        rate_limit_enabled=False,
-        log_queue_size=1_000_000,
-    )
-    writer = configure_logging(settings)
-    web.run_app(create_app(settings, log_writer=writer), host="127.0.0.1", port=port, print=None)
-    writer.stop()
+    app = jarvis_app(workdir, rate_limits=False)
+    app.router.add_get("/ping", ping)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, shutdown_timeout=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,53 +80,17 @@ class Measured:
     chats_per_cpu_second: float
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_serving(url: str, server: subprocess.Popen[bytes]) -> None:
-    body = b'{"message":"warm up","user_id":"warm-up"}'
-    for _ in range(300):
-        if server.poll() is not None:
-            raise RuntimeError(f"the {url} server exited with {server.returncode}")
-        try:
-            request = urllib.request.Request(
-                url, data=body, headers={"Content-Type": "application/json"}
-            )
-            urllib.request.urlopen(request, timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"no answer from {url} in 30 s")
-
-
 def measure(kind: str, seconds: int, connections: int, users: int) -> Measured:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        script = Path(workdir) / "requests.lua"
+    with server_process(__file__, kind, "/ping") as server, tempfile.TemporaryDirectory() as lua:
+        script = Path(lua) / "requests.lua"
         script.write_text(_REQUESTS.format(users=users))
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, "--port", str(port), "--workdir", workdir]
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/chat"
-            _wait_until_serving(url, server)
-            cpu_before = _cpu_seconds(server.pid)
-            result = subprocess.run(
-                ["taskset", "-c", str(LOAD_CORE), "wrk", "-t1", f"-c{connections}",
-                 f"-d{seconds}s", "--latency", "-s", str(script), url],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            cpu = _cpu_seconds(server.pid) - cpu_before
-        finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        cpu_before = server.cpu_seconds()
+        result = subprocess.run(
+            [*pinned(LOAD_CORE), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+             "-s", str(script), server.url + "/chat"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        cpu = server.cpu_seconds() - cpu_before
     refused = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", result.stdout)
     if refused:
         raise RuntimeError(f"{kind}: {refused.group(1)} chats failed\n{result.stdout}")
@@ -154,12 +100,6 @@ def measure(kind: str, seconds: int, connections: int, users: int) -> Measured:
     if rps is None or chats is None:
         raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}{result.stderr}")
     return Measured(float(rps.group(1)), p50.group(1) if p50 else "?", int(chats.group(1)) / cpu)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid`` so far, all threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def compare(

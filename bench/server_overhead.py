@@ -52,9 +52,9 @@ async def ping(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def jarvis_app(workdir: str) -> web.Application:
-    """The app ``jarvis serve`` runs (echo model, logs to a file only, rate limits on), with
-    its logging configured, and undone on cleanup."""
+def jarvis_app(workdir: str, *, rate_limits: bool = True) -> web.Application:
+    """The app ``jarvis serve`` runs (echo model, logs to a file only, rate limits on unless
+    told otherwise), with its logging configured, and undone on cleanup."""
     from jarvis.app import create_app, freeze_startup_objects
     from jarvis.logs.setup import configure_logging, unconfigure_logging
     from jarvis.settings import Settings
@@ -65,7 +65,7 @@ def jarvis_app(workdir: str) -> web.Application:
         log_file=os.path.join(workdir, "jarvis.jsonl"),
         log_stdout=False,
         memory_path=os.path.join(workdir, "memory.sqlite3"),
-        rate_limit_enabled=True,
+        rate_limit_enabled=rate_limits,
         # Enabled and paid for by every chat, but never refusing one: refusals are not the
         # cost being measured.
         rate_limit_per_minute=1e12,

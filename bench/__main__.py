@@ -29,6 +29,7 @@ MODULES = (
     "server_overhead",
     "websocket_frames",
     "chat_memory",
+    "instructions",
     "shipper_throughput",
     "query_trace",
     "cli_startup",

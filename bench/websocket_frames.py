@@ -226,10 +226,10 @@ def measure(seconds: float, rounds: int, sockets: int) -> Measured:
     ):
         drive = websocket_client(sockets, seconds)
         bare_loads, our_loads = load_in_turns(bare, ours, rounds, drive)
-        bound = loop_lag_of(ours.url)
+        lag = loop_lag_of(ours.url)
     peer, mine = best(bare_loads), best(our_loads)
     row = Row(ROW_NAME, "frames/s", mine.per_second, peer.per_second, PEER_NAME, GOAL)
-    return Measured(row, peer, mine, bound)
+    return Measured(row, peer, mine, lag)
 
 
 def run(quick: bool) -> list[Row]:

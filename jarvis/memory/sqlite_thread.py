@@ -5,7 +5,10 @@ operation. It takes every job waiting when it wakes and writes all their turns i
 statement (group commit), so one commit, and its WAL write, serves many users at once; reads
 and pings of the same batch run after that commit. The outcomes come back to the event loop in
 one callback per batch, which first tells ``on_committed`` what was stored and read, in the
-database's order, then resolves the futures.
+database's order, then resolves the futures, in that order, a few per loop iteration: a
+resolved future resumes its chat in the next iteration, and a hundred WebSocket turns committed
+together, resumed together, sent their answers and then started their next chats together, in
+loop iterations of 6-10 ms that every other request and frame waited behind.
 
 The thread holds the GIL as little as it can: the sqlite3 module lets it go around each step of
 a statement and this thread must win it back after each, which, while the event loop is busy,
@@ -53,6 +56,8 @@ _TURN_ROWS = "(?, 'user', ?), (?, 'assistant', ?)"
 # Jobs taken in one batch, so its turns fit one INSERT: 4 parameters each, far below SQLite's
 # limit of 32,766.
 _MAX_BATCH_JOBS = 1024
+# Futures resolved per loop iteration: the chats they resume (about 0.1 ms each) fit in 2 ms.
+_SETTLED_PER_ITERATION = 16
 _LAST_MESSAGES = "SELECT role, content FROM messages WHERE user_id = ? ORDER BY id DESC LIMIT ?"
 
 
@@ -181,8 +186,16 @@ class SqliteThread:
         try:
             self._on_committed(committed, read, failed_users)
         finally:
-            for outcome in outcomes:
-                _settle(outcome.job.done, outcome.result, outcome.error)
+            self._settle_from(outcomes, 0)
+
+    def _settle_from(self, outcomes: list[_Outcome], start: int) -> None:
+        """Resolve the futures of ``outcomes[start:]``, at most ``_SETTLED_PER_ITERATION``
+        now, the rest in the next loop iterations."""
+        end = start + _SETTLED_PER_ITERATION
+        for outcome in outcomes[start:end]:
+            _settle(outcome.job.done, outcome.result, outcome.error)
+        if end < len(outcomes):
+            self._loop.call_soon(self._settle_from, outcomes, end)
 
     def _save(self, turns: list[SaveTurn]) -> list[_Outcome]:
         """Commit ``turns`` together; if that fails, each in its own transaction, so one turn

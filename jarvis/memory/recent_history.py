@@ -3,32 +3,22 @@ turn reads its context without a trip to the database.
 
 Used from the event loop only (no lock). It holds copies of what the database holds, never
 more: entries are filled from a database read and then follow the commits, in commit order.
+
+What is held is invisible to the garbage collector: each user's messages are a tuple of plain
+``dict``\\s of strings, objects CPython does not track (a dict subclass or a deque it always
+tracks). Tracked, a full cache (some 200,000 messages at its 64 MiB) would be walked by every
+full collection, a stall of the event loop growing with the cache. Readers get copies.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable
-from typing import NoReturn
 
 Message = dict[str, str]
 
-# What a held message costs beyond its text: the dict, the string object, the deque slot.
+# What a held message costs beyond its text: the dict, the string object, the tuple slot.
 _MESSAGE_OVERHEAD_BYTES = 250
-
-
-class HeldMessage(dict[str, str]):
-    """A held message: a plain dict to JSON encoders and LLM clients, but one that refuses to
-    change, so that every turn of its user can read it as it is, with no copy per read (a copy,
-    ``dict(message)``, is an ordinary dict)."""
-
-    __slots__ = ()
-
-    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
-        raise TypeError("a message held by the conversation memory cannot be changed; copy it")
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
 
 
 class RecentHistory:
@@ -39,26 +29,22 @@ class RecentHistory:
         self._max_messages = max_messages
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._users: OrderedDict[str, deque[HeldMessage]] = OrderedDict()
+        self._users: OrderedDict[str, tuple[Message, ...]] = OrderedDict()
 
     def get(self, user_id: str) -> list[Message] | None:
-        """The user's messages, oldest first, in a fresh list; None when not held. The
-        messages themselves are ``HeldMessage``: read-only."""
-        messages = self._users.get(user_id)
-        if messages is None:
+        """Copies of the user's messages, oldest first; None when not held."""
+        held = self._users.get(user_id)
+        if held is None:
             return None
         self._users.move_to_end(user_id)
-        return list(messages)
+        return [message.copy() for message in held]
 
     def fill(self, user_id: str, messages: list[Message]) -> None:
         """Hold ``messages``, as just read from the database, unless the user is held already:
         the held copy has followed every commit since it was read, so it is as fresh."""
         if user_id in self._users:
             return
-        held = deque(HeldMessage(message) for message in messages)
-        self._users[user_id] = held
-        self._bytes += _bytes_of(held)
-        self._trim(held)
+        self._hold(user_id, (), messages)
         self._forget_least_recent()
 
     def append(self, user_id: str, messages: list[Message]) -> None:
@@ -67,11 +53,8 @@ class RecentHistory:
         held = self._users.get(user_id)
         if held is None:
             return
-        for message in messages:
-            held.append(HeldMessage(message))
-            self._bytes += len(message["content"]) + _MESSAGE_OVERHEAD_BYTES
+        self._hold(user_id, held, messages)
         self._users.move_to_end(user_id)
-        self._trim(held)
         self._forget_least_recent()
 
     def forget(self, user_id: str) -> None:
@@ -80,9 +63,15 @@ class RecentHistory:
         if held is not None:
             self._bytes -= _bytes_of(held)
 
-    def _trim(self, held: deque[HeldMessage]) -> None:
-        while len(held) > self._max_messages:
-            self._bytes -= len(held.popleft()["content"]) + _MESSAGE_OVERHEAD_BYTES
+    def _hold(self, user_id: str, held: tuple[Message, ...], added: list[Message]) -> None:
+        # Copies the caller cannot reach; of strings only, so never tracked.
+        kept = (*held, *(dict(message) for message in added))
+        self._bytes += _bytes_of(added)
+        excess = len(kept) - self._max_messages
+        if excess > 0:
+            self._bytes -= _bytes_of(kept[:excess])
+            kept = kept[excess:]
+        self._users[user_id] = kept
 
     def _forget_least_recent(self) -> None:
         while self._bytes > self._max_bytes and self._users:

@@ -55,8 +55,8 @@ class SqliteMemory:
         return memory
 
     async def history(self, user_id: str) -> list[dict[str, str]]:
-        """The user's last ``max_turns`` messages, oldest first, as Ollama message dicts; those
-        held in process are read-only (``HeldMessage``), the list is the caller's."""
+        """The user's last ``max_turns`` messages, oldest first, as Ollama message dicts: the
+        list and the dicts are the caller's."""
         with self._counted.load:
             if self._thread is None:
                 raise MemoryStoreError("conversation memory is closed")

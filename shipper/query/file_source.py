@@ -19,12 +19,14 @@ renamed to.
 from __future__ import annotations
 
 import asyncio
+import errno
 import glob
 import gzip
 import heapq
 import io
 import itertools
 import os
+import resource
 import zlib
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -261,6 +263,14 @@ def _open(path: str) -> _OpenFile:
         raw = open(path, "rb")
     except PermissionError:
         raise SourceUnavailable(f"not allowed to read {path}") from None
+    except OSError as error:
+        if error.errno != errno.EMFILE:
+            raise
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        raise SourceUnavailable(
+            f"too many files to read at once: the limit of open files (ulimit -n) is {limit}; "
+            "raise it, or narrow --path"
+        ) from None
     try:
         compressed = is_gzip(raw.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)])
         stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw

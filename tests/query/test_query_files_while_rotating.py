@@ -4,14 +4,18 @@ replaces ``.N`` by ``.N.gz``, yet every line is on disk all along, so a search s
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
+import resource
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 from query_log_lines import log_line, write_jsonl
+from support.jarvis_logs_cli import cli_environment
 
 from shipper.query.file_source import FileEventSource
 from shipper.query.filters import EventFilter
@@ -80,3 +84,23 @@ async def test_a_trace_during_rotations_sees_every_line_once(tmp_path: Path) -> 
             assert [line["n"] for line in found] == [line["n"] for line in written]
             streamed = [line async for page in source.stream(traced) for line in page]
             assert [line["n"] for line in streamed] == [line["n"] for line in written]
+
+
+async def test_more_files_than_the_open_file_limit_is_one_clear_line(tmp_path: Path) -> None:
+    """Every file is opened before any is read: past ``ulimit -n`` that is an error naming the
+    limit, not a traceback."""
+    lines_in_files(tmp_path, files=60, lines_each=1)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shipper.query", "trace", TRACED, "--source", "files",
+        "--path", str(tmp_path / "jarvis.jsonl*"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=cli_environment(),
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)),
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert stderr.decode().strip().splitlines() == [
+        "jarvis-logs: too many files to read at once: the limit of open files (ulimit -n) is 40; "
+        "raise it, or narrow --path"
+    ]
+    assert stdout == b""

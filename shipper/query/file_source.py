@@ -165,7 +165,7 @@ def _still_named(files: list[_OpenFile], pattern: str) -> bool:
         return False
     try:
         return all(
-            os.stat(file.path).st_ino == os.fstat(file.raw.fileno()).st_ino for file in files
+            os.path.samestat(os.stat(file.path), os.fstat(file.raw.fileno())) for file in files
         )
     except FileNotFoundError:
         return False

@@ -19,8 +19,8 @@ class ConversationMemory(Protocol):
     """Per-user message history, pruned to each user's last ``max_turns`` messages."""
 
     async def history(self, user_id: str) -> list[dict[str, str]]:
-        """The user's last messages, oldest first, as Ollama message dicts. The list is the
-        caller's; the dicts may be shared with the store, and then refuse changes."""
+        """The user's last messages, oldest first, as Ollama message dicts: the list and the
+        dicts are the caller's."""
         ...
 
     async def save_turn(self, user_id: str, question: str, answer: str) -> None:

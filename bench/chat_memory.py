@@ -67,7 +67,6 @@ def serve(kind: str, port: int, workdir: str) -> None:
         web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
         return
     app = jarvis_app(workdir, rate_limits=False)
-    app.router.add_get("/ping", ping)
     web.run_app(app, host="127.0.0.1", port=port, print=None, shutdown_timeout=1)
 
 

@@ -55,7 +55,8 @@ async def ping(request: web.Request) -> web.Response:
 
 def jarvis_app(workdir: str, *, rate_limits: bool = True) -> web.Application:
     """The app ``jarvis serve`` runs (echo model, logs to a file only, rate limits on unless
-    told otherwise), with its logging configured, and undone on cleanup."""
+    told otherwise) plus the ``/ping`` route, with its logging configured, and undone on
+    cleanup."""
     from jarvis.app import create_app, freeze_startup_objects
     from jarvis.logs.setup import configure_logging, unconfigure_logging
     from jarvis.settings import Settings
@@ -74,7 +75,7 @@ def jarvis_app(workdir: str, *, rate_limits: bool = True) -> web.Application:
         log_queue_size=1_000_000,
     )
     writer = configure_logging(settings)
-    app = create_app(settings, log_writer=writer)
+    app = create_app(settings, log_writer=writer, extra_routes=[web.get("/ping", ping)])
     app.on_startup.append(freeze_startup_objects)
 
     async def stop_writer(app: web.Application) -> None:
@@ -91,7 +92,6 @@ def serve(kind: str, port: int, workdir: str) -> None:
         web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
         return
     app = jarvis_app(workdir)
-    app.router.add_get("/ping", ping)
     # create_app wires the JSON access log itself.
     web.run_app(app, host="127.0.0.1", port=port, print=None, shutdown_timeout=1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
@@ -39,7 +39,7 @@ from jarvis.web.keys import (
     SETTINGS,
 )
 from jarvis.web.metrics_endpoint import metrics as metrics_handler
-from jarvis.web.middlewares import middleware_chain, response_hook
+from jarvis.web.middlewares import ObservedRoutes
 from jarvis.web.middlewares.step4_shutdown import InFlightRequests
 
 logger = logging.getLogger("jarvis.app")
@@ -51,16 +51,19 @@ def create_app(
     metrics: Metrics | None = None,
     log_writer: LogWriter | None = None,
     llm: LLMClient | None = None,
+    extra_routes: Iterable[web.RouteDef] = (),
 ) -> web.Application:
     """Build the server, its JSON access log included: whoever runs it (``web.run_app``, an
     ``AppRunner``) needs no logging arguments. Dependencies (LLM client, memory, health probes)
     open on start-up and close on cleanup; ``llm`` replaces the client the settings would
     choose. With ``REDIS_URL`` the rate-limit buckets and the conversation memory live in
-    Redis, shared with every other replica, and Redis is one more health dependency."""
+    Redis, shared with every other replica, and Redis is one more health dependency.
+
+    Every route is observed (``jarvis.web.middlewares``): one more is given as
+    ``extra_routes`` (``[web.get("/ping", ping)]``), never added to the router afterwards."""
     metrics = metrics or Metrics.create()
     in_flight = InFlightRequests(settings.shutdown_timeout, metrics)
     app = web.Application(
-        middlewares=middleware_chain(settings, in_flight),
         client_max_size=settings.max_body_bytes,
         # These override the runner's own arguments, so no runner can drop the access log, nor
         # the request metrics recorded with it.
@@ -78,18 +81,18 @@ def create_app(
     app[OPEN_SOCKETS] = set()
     if log_writer is not None:
         app[LOG_WRITER] = log_writer
-    app.on_response_prepare.append(response_hook(settings))
     app.cleanup_ctx.append(loop_lag_sampler(metrics.event_loop_lag_seconds))
     app.cleanup_ctx.append(_dependencies(settings, metrics, log_writer, llm, redis))
     # The grace period starts first: closing the WebSockets may take a while.
     app.on_shutdown.append(in_flight.on_shutdown)
     app.on_shutdown.append(_close_websockets)
 
-    app.router.add_post("/chat", chat)
-    app.router.add_get("/ws", websocket_chat)
-    app.router.add_get("/health", health)
+    routes = [web.post("/chat", chat), web.get("/ws", websocket_chat), web.get("/health", health)]
     if settings.prometheus_metrics:
-        app.router.add_get("/metrics", metrics_handler)
+        routes.append(web.get("/metrics", metrics_handler))
+    observed = ObservedRoutes(settings, in_flight)
+    observed.add(app.router, [*routes, *extra_routes])
+    observed.seal(app)
     return app
 
 

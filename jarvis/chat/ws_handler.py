@@ -27,9 +27,10 @@ from jarvis.web.keys import (
     CHAT_SERVICE,
     METRICS,
     OPEN_SOCKETS,
-    REQUEST_ID_KEY,
     SETTINGS,
+    request_id_of,
 )
+from jarvis.web.middlewares import prepare_response
 from jarvis.web.middlewares.step2_client_address import client_address_of
 from jarvis.web.responses import too_many_requests
 
@@ -49,8 +50,8 @@ async def websocket_chat(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         metrics.ws_connections_total.inc({"status": "rejected"})
         raise web.HTTPBadRequest(reason="expected a WebSocket upgrade request")
-    # The X-Request-ID header is added by the on_response_prepare hook, before the handshake.
-    await ws.prepare(request)
+    # With the X-Request-ID header in the handshake.
+    await prepare_response(request, ws)
 
     session = _Session(request, ws, sender)
     metrics.ws_connections_total.inc({"status": "accepted"})
@@ -106,7 +107,7 @@ class _Session:
         # Looked up once: the session runs after start-up, when both are in place.
         self._intake = self.app[CHAT_INTAKE]
         self._service = self.app[CHAT_SERVICE]
-        self.request_id = request[REQUEST_ID_KEY]
+        self.request_id = request_id_of(request)
         self.started = time.perf_counter()
         self.messages_in = 0
         self.messages_out = 0

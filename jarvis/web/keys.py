@@ -23,7 +23,12 @@ HEALTH = web.AppKey("health", HealthMonitor)
 LOG_WRITER = web.AppKey("log_writer", LogWriter)
 OPEN_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("open_sockets")
 
-# A request's, set by the middleware: the ID (what handlers need), and everything it learnt
-# in one object, so that each reader looks up one key (``request.get`` is three Python calls).
-REQUEST_ID_KEY = web.RequestKey("request_id", str)
+# A request's, set by the middleware: everything it learnt in one object, so that it sets
+# one key and each reader looks up one (``request.get`` is three Python calls).
 REQUEST_FACTS_KEY = web.RequestKey("request_facts", RequestFacts)
+
+
+def request_id_of(request: web.BaseRequest) -> str | None:
+    """The request's ID; None for one aiohttp answered before the middleware ran."""
+    facts = request.get(REQUEST_FACTS_KEY)
+    return facts.request_id if facts is not None else None

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from jarvis.logline import REQUEST_ID, SPAN_ID, TRACE_ID
 from jarvis.request_context import get_request_id, get_trace
-from jarvis.web.keys import REQUEST_FACTS_KEY, REQUEST_ID_KEY
+from jarvis.web.keys import REQUEST_FACTS_KEY
 
 
 def create_log_context(request: web.Request | None = None, **fields: Any) -> dict[str, Any]:
@@ -18,13 +18,12 @@ def create_log_context(request: web.Request | None = None, **fields: Any) -> dic
     Without a request, the ID and trace of the request being served in this context.
     """
     context: dict[str, Any] = {}
-    request_id = request.get(REQUEST_ID_KEY) if request is not None else None
-    context[REQUEST_ID] = request_id or get_request_id()
-    if request is None:
-        trace = get_trace()
+    facts = request.get(REQUEST_FACTS_KEY) if request is not None else None
+    if facts is not None:
+        context[REQUEST_ID], trace = facts.request_id, facts.trace
     else:
-        facts = request.get(REQUEST_FACTS_KEY)
-        trace = facts.trace if facts is not None else None
+        context[REQUEST_ID] = get_request_id()
+        trace = get_trace() if request is None else None
     if trace is not None:
         context[TRACE_ID] = trace.trace_id
         context[SPAN_ID] = trace.span_id

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from jarvis.web.keys import REQUEST_ID_KEY
+from jarvis.web.keys import request_id_of
 
 ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 
@@ -25,7 +25,7 @@ def _dumps(value: Any) -> str:
 
 def error_body(request: web.Request, status: int, error: str, **fields: object) -> web.Response:
     """A JSON error response carrying the request's ID."""
-    body = {"error": error, "status": status, "request_id": request.get(REQUEST_ID_KEY), **fields}
+    body = {"error": error, "status": status, "request_id": request_id_of(request), **fields}
     return json_response(body, status=status)
 
 
@@ -34,14 +34,20 @@ def too_many_requests(retry_after_seconds: int) -> web.HTTPTooManyRequests:
     return web.HTTPTooManyRequests(headers={"Retry-After": str(retry_after_seconds)})
 
 
+# The route of requests no route matched: user-chosen paths never become label values.
+UNMATCHED = "unmatched"
+
+
 def route_of(request: web.BaseRequest) -> str:
     """The route template of a request (``/chat``), never its raw path; ``unmatched`` when no
-    route matched, so user-chosen paths can never become label values."""
+    route matched. The observed routes know theirs; this is for requests aiohttp answers
+    before any route runs (malformed HTTP, a refused ``Expect``)."""
     try:
         resource = request.match_info.route.resource  # type: ignore[attr-defined]
     except (AttributeError, AssertionError):
         # A request aiohttp refused before routing (malformed HTTP) has no match info.
-        return "unmatched"
-    if resource is None:
-        return "unmatched"
+        return UNMATCHED
+    # The catch-all route, named so (``jarvis.web.middlewares``).
+    if resource is None or resource.name == UNMATCHED:
+        return UNMATCHED
     return resource.canonical

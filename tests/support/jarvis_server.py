@@ -133,9 +133,9 @@ async def jarvis_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
         settings = dataclasses.replace(Settings(), **values)
         writer = configure_logging(settings)
         metrics = Metrics.create()
-        app = create_app(settings, metrics=metrics, log_writer=writer, llm=llm)
-        if routes is not None:
-            app.router.add_routes(routes)
+        app = create_app(
+            settings, metrics=metrics, log_writer=writer, llm=llm, extra_routes=routes or ()
+        )
         # No logging arguments: create_app wires the access log itself.
         runner = web.AppRunner(app, shutdown_timeout=5)
         await runner.setup()

@@ -1,5 +1,5 @@
-"""What the server does around every request, in one middleware; the file names number the
-steps, outermost first:
+"""What the server does around every request; the file names number the steps, outermost
+first:
 
 1. ``step1_request_id``: the request's ID (and W3C trace), so every later log line has it;
 2. ``step2_client_address``: the real client behind trusted proxies, for the rate limiter
@@ -8,81 +8,151 @@ steps, outermost first:
 4. ``step4_shutdown``: a request still running when a shutdown's grace period ends is
    answered 503 and logged, not dropped.
 
-What it learnt (``RequestFacts``) stays on the request for the response hook below (the ID on
-every response) and for aiohttp's access logger (``jarvis.web.access_log``), which writes the
-access line and records the request's metrics once its last byte is sent.
+What it learnt (``RequestFacts``) stays on the request for aiohttp's access logger
+(``jarvis.web.access_log``), which writes the access line and records the request's metrics
+once its last byte is sent. The request ID goes on every response: set here on a response
+the handler returns unsent, by ``prepare_response`` on one a handler sends itself (a
+WebSocket upgrade).
 
-One middleware runs the four steps, as the function below shows: each aiohttp middleware is one
-more coroutine and partial per request, which five of them made a fifth of what observing a
-request cost.
+The steps are a middleware in all but aiohttp's mechanism: ``ObservedRoutes`` wraps each
+route's handler in them, and answers the requests no route matches (404, 405) through them
+too. An aiohttp middleware brings a second one of aiohttp's own with it, and both cost a
+partial, a coroutine and a cache lookup per request: with the ``on_response_prepare`` hook the
+steps replaced, a quarter of what observing a request cost. Every route must be added through
+``ObservedRoutes`` (``create_app``'s ``extra_routes``): start-up refuses an app with any other.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 from multidict import istr
 
 from jarvis.settings import Settings
-from jarvis.web.keys import REQUEST_FACTS_KEY, REQUEST_ID_KEY
+from jarvis.web.keys import REQUEST_FACTS_KEY, SETTINGS
 from jarvis.web.middlewares.step1_request_id import RequestIdentity
 from jarvis.web.middlewares.step2_client_address import client_address
-from jarvis.web.middlewares.step3_errors import internal_error, json_error
+from jarvis.web.middlewares.step3_errors import has_json_body, internal_error, json_error
 from jarvis.web.middlewares.step4_shutdown import InFlightRequests
 from jarvis.web.request_facts import RequestFacts
-from jarvis.web.responses import ResponseHook, route_of
+from jarvis.web.responses import UNMATCHED
+
+# Matches every path: added after every route, it is what aiohttp's router finds last.
+_ANY_PATH = "/{unmatched_path:.*}"
 
 
-def middleware_chain(settings: Settings, in_flight: InFlightRequests) -> list[Middleware]:
-    """The four steps, built from the settings, as ``web.Application`` takes middlewares."""
-    identity = RequestIdentity(settings.request_id_header)
-    trusted_proxy_hops = settings.trusted_proxy_hops
-    current_task = asyncio.current_task
-    running, cut_off = in_flight.running, in_flight.cut_off
+class ObservedRoutes:
+    """Adds routes to an application whose requests each run inside the four steps, and the
+    catch-all route answering those no other route matches."""
 
-    @web.middleware
-    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request_id, trace = identity.bind(request)
-        facts = RequestFacts(
-            request_id, trace, client_address(request, trusted_proxy_hops), route_of(request)
-        )
-        request[REQUEST_ID_KEY] = request_id
-        request[REQUEST_FACTS_KEY] = facts
-        task = current_task()
-        assert task is not None
-        running.add(task)
-        try:
-            return await handler(request)
-        except web.HTTPException as exc:
-            return json_error(request, exc)
-        except asyncio.CancelledError:
-            if not in_flight.was_cut_off(task):
-                raise
-            return in_flight.answer(request, facts)
-        except Exception:
-            return internal_error(request, facts.route)
-        finally:
-            running.discard(task)
-            if cut_off:
-                cut_off.discard(task)
+    def __init__(self, settings: Settings, in_flight: InFlightRequests) -> None:
+        self._identity = RequestIdentity(settings.request_id_header)
+        self._trusted_proxy_hops = settings.trusted_proxy_hops
+        self._in_flight = in_flight
+        self._observed: set[Handler] = set()
 
-    return [observe]
+    def add(self, router: web.UrlDispatcher, routes: Iterable[web.RouteDef]) -> None:
+        """Add ``routes`` (``web.get(...)``, a ``RouteTableDef``), each observed and counted
+        under its path template; a GET route answers HEAD too, as ``add_get`` does."""
+        for route in routes:
+            resource = router.add_resource(route.path, name=route.kwargs.get("name"))
+            observed = self._observe(route.handler, resource.canonical)
+            if route.method == hdrs.METH_GET and route.kwargs.get("allow_head", True):
+                resource.add_route(hdrs.METH_HEAD, observed)
+            resource.add_route(route.method, observed)
+
+    def seal(self, app: web.Application) -> None:
+        """Add the catch-all route, after every other: a request no route matches gets the
+        JSON 404 (405 when the path knows other methods) and its ID like any other. From
+        start-up on, a route added some other way is refused: it would go unobserved."""
+        resource = app.router.add_resource(_ANY_PATH, name=UNMATCHED)
+        observed = self._observe(_Unmatched(app.router, resource), UNMATCHED)
+        resource.add_route(hdrs.METH_ANY, observed)
+        # First: before any dependency opens.
+        app.on_startup.insert(0, self._refuse_unobserved)
+
+    async def _refuse_unobserved(self, app: web.Application) -> None:
+        unobserved = [
+            f"{route.method} {route.resource.canonical if route.resource else '?'}"
+            for route in app.router.routes()
+            if route.handler not in self._observed
+        ]
+        if unobserved:
+            raise RuntimeError(
+                f"routes added outside create_app(extra_routes=...) would go unobserved "
+                f"(no request ID, access line nor metrics): {', '.join(unobserved)}"
+            )
+
+    def _observe(self, handler: Handler, route: str) -> Handler:
+        """``handler`` run inside the four steps, its requests counted under ``route``."""
+        bind = self._identity.bind
+        header = self._identity.header
+        hops = self._trusted_proxy_hops
+        in_flight = self._in_flight
+        running, cut_off = in_flight.running, in_flight.cut_off
+        current_task = asyncio.current_task
+
+        async def observed(request: web.Request) -> web.StreamResponse:
+            request_id, trace = bind(request)
+            facts = RequestFacts(request_id, trace, client_address(request, hops), route)
+            request[REQUEST_FACTS_KEY] = facts
+            task = current_task()
+            assert task is not None
+            running.add(task)
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                if not has_json_body(exc):
+                    # A redirect, a 204: aiohttp answers it itself, with the ID.
+                    exc.headers[header] = request_id
+                    raise
+                response = json_error(request, exc)
+            except asyncio.CancelledError:
+                if not in_flight.was_cut_off(task):
+                    raise
+                response = in_flight.answer(request, facts)
+            except Exception:
+                response = internal_error(request, route)
+            finally:
+                running.discard(task)
+                if cut_off:
+                    cut_off.discard(task)
+            if not response.prepared:
+                response.headers[header] = request_id
+            return response
+
+        self._observed.add(observed)
+        return observed
 
 
-def response_hook(settings: Settings) -> ResponseHook:
-    """The ``on_response_prepare`` hook: the request ID on every response (WebSocket
-    upgrades, error pages and 404s included), and the response kept for step 4."""
-    # Built once: a plain str header name is case-folded on every set.
-    header = istr(settings.request_id_header)
-
-    async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
-        try:
-            facts = request[REQUEST_FACTS_KEY]
-        except KeyError:
-            return
-        response.headers[header] = facts.request_id
+async def prepare_response(request: web.Request, response: web.StreamResponse) -> None:
+    """Send ``response``'s headers with the request's ID, for a handler that sends its response
+    itself (a WebSocket upgrade); step 4 hands it back as it is should a shutdown cut the
+    handler off."""
+    facts = request.get(REQUEST_FACTS_KEY)
+    if facts is not None:
+        response.headers[istr(request.app[SETTINGS].request_id_header)] = facts.request_id
         facts.started = response
+    await response.prepare(request)
 
-    return on_response_prepare
+
+class _Unmatched:
+    """The catch-all route's handler: 405 when some route has the path with other methods
+    (what aiohttp's router would say), else 404."""
+
+    def __init__(self, router: web.UrlDispatcher, catch_all: web.AbstractResource) -> None:
+        self._router = router
+        self._catch_all = catch_all
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        allowed: set[str] = set()
+        for resource in self._router.resources():
+            if resource is not self._catch_all:
+                _, methods = await resource.resolve(request)
+                allowed |= methods
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+        raise web.HTTPNotFound()

@@ -13,11 +13,14 @@ from jarvis.web.responses import error_body
 logger = logging.getLogger("jarvis.errors")
 
 
+def has_json_body(exc: web.HTTPException) -> bool:
+    """Whether ``exc`` is answered with a JSON body: errors are, where an exception with no
+    body (a redirect, a 204) is for aiohttp to answer itself."""
+    return not exc.empty_body and exc.status >= 400
+
+
 def json_error(request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
-    """The JSON body answering ``exc``; an exception with no body (a redirect, a 204) is
-    raised again, as aiohttp answers it itself."""
-    if exc.empty_body or exc.status < 400:
-        raise exc
+    """The JSON body answering ``exc`` (one ``has_json_body`` says has one)."""
     response = error_body(request, exc.status, exc.reason)
     for name, value in exc.headers.items():
         if name.lower() not in ("content-type", "content-length"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import uuid
@@ -10,7 +11,9 @@ import uuid
 import pytest
 from aiohttp import web
 
+from jarvis.app import create_app
 from jarvis.request_context import get_request_id, new_uuid4
+from jarvis.settings import Settings
 from jarvis.web.log_context import create_log_context
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -138,6 +141,60 @@ async def test_404_405_and_413_responses_carry_the_id(jarvis_server):
     async with server.session.post(server.url + "/chat", data=b"x" * 4096) as response:
         assert response.status == 413
         assert (await response.json())["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_a_405_names_the_methods_the_path_allows_and_head_answers_like_get(jarvis_server):
+    server = await jarvis_server()
+    async with server.session.put(server.url + "/health") as response:
+        assert response.status == 405
+        assert set(response.headers["Allow"].split(",")) == {"GET", "HEAD"}
+        assert (await response.json())["request_id"] == response.headers["X-Request-ID"]
+    async with server.session.head(server.url + "/health") as response:
+        assert response.status == 200
+        assert UUID4.fullmatch(response.headers["X-Request-ID"])
+    access = await server.wait_for_log(lambda line: line.get("method") == "HEAD")
+    assert access["route"] == "/health" and access["status"] == 200
+
+
+async def test_a_redirect_aiohttp_answers_itself_still_carries_the_id(jarvis_server):
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/health")
+
+    server = await jarvis_server(routes=[web.get("/old", moved)])
+    async with server.session.get(
+        server.url + "/old", headers={"X-Request-ID": "moved-1"}, allow_redirects=False
+    ) as response:
+        assert response.status == 302
+        assert response.headers["Location"] == "/health"
+        assert response.headers["X-Request-ID"] == "moved-1"
+
+
+async def test_a_root_route_is_not_shadowed_by_the_catch_all(jarvis_server):
+    async def root(request: web.Request) -> web.Response:
+        return web.json_response({"root": True})
+
+    server = await jarvis_server(routes=[web.get("/", root)])
+    async with server.session.get(server.url + "/") as response:
+        assert response.status == 200 and await response.json() == {"root": True}
+    async with server.session.get(server.url + "/elsewhere") as response:
+        assert response.status == 404
+
+
+async def test_a_route_added_behind_create_apps_back_is_refused_at_start_up(tmp_path):
+    """It would answer without a request ID, an access line or metrics: better not at all."""
+    settings = dataclasses.replace(
+        Settings(), llm_provider="echo", memory_path=str(tmp_path / "memory.sqlite3")
+    )
+    app = create_app(settings)
+
+    async def sneaky(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app.router.add_get("/sneaky", sneaky)
+    runner = web.AppRunner(app)
+    with pytest.raises(RuntimeError, match=r"would go unobserved.*GET /sneaky"):
+        await runner.setup()
+    await runner.cleanup()
 
 
 async def test_an_unhandled_exception_gives_a_500_with_the_id_and_a_logged_traceback(

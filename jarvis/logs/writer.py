@@ -92,6 +92,19 @@ class LogWriter:
         if self._idle:
             self._wakeup.set()
 
+    def submit_lines(self, lines: list[bytes]) -> None:
+        """``submit`` each of ``lines``, in one go."""
+        if not self._thread_running:
+            self._write_batch(lines)
+            return
+        room = self._capacity - len(self._pending)
+        if room < len(lines):
+            self._dropped[QUEUE_FULL] += len(lines) - max(room, 0)
+            lines = lines[: max(room, 0)]
+        self._pending.extend(lines)
+        if self._idle:
+            self._wakeup.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Write everything queued so far, then close the file."""
         if self._thread.is_alive():

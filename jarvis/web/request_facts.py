@@ -12,7 +12,8 @@ from jarvis.request_context import TraceContext
 
 @dataclass(slots=True)
 class RequestFacts:
-    request_id: str
+    # None only for a request aiohttp answered before the middleware ran (malformed HTTP).
+    request_id: str | None
     # None when the request came without a (valid) W3C trace.
     trace: TraceContext | None
     # The client behind our trusted proxies (step 2).

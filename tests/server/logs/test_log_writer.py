@@ -82,6 +82,23 @@ def test_records_logged_before_stop_are_all_flushed(tmp_path):
     assert writer.lines_dropped == {"queue_full": 0, "write_error": 0}
 
 
+def test_lines_submitted_together_fill_the_queue_to_its_brim_and_count_the_rest(tmp_path):
+    """The access log hands over a loop iteration's lines at once: as many as the queue has
+    room for are kept, in order, and the others counted as dropped, none half-taken."""
+    path = tmp_path / "jarvis.jsonl"
+    writer = LogWriter(str(path), stdout=None, queue_size=5)
+    writer._thread_running = True  # as started, but nothing drains the queue yet
+    lines = [orjson.dumps({"n": n}) + b"\n" for n in range(8)]
+    writer.submit_lines(lines[:3])
+    writer.submit_lines(lines[3:])
+    writer.submit_lines(lines[:1])
+    assert writer.lines_dropped == {"queue_full": 4, "write_error": 0}
+    writer._thread_running = False
+    writer.start()
+    writer.stop()
+    assert read_json_lines(path) == [{"n": n} for n in range(5)]
+
+
 async def test_a_full_queue_drops_instead_of_blocking_and_health_says_so(jarvis_server):
     server = await jarvis_server(log_queue_size=1)
     # Flood the handler faster than the writer thread can drain a queue of one line.

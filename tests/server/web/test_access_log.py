@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import aiohttp
+from support.jarvis_server import sample
 
 
 async def test_the_access_log_has_method_path_status_duration_bytes_and_client(jarvis_server):
@@ -107,3 +109,30 @@ async def _an_access_line(server) -> dict:
         async with session.get(server.url + "/health") as response:
             request_id = response.headers["X-Request-ID"]
     return await server.wait_for_log(lambda line: line.get("request_id") == request_id)
+
+
+async def test_requests_finished_together_each_get_one_line_with_their_own_id(jarvis_server):
+    """Lines are made in batches, at the end of the loop iteration that finished their
+    requests: a batch never mixes up, repeats or loses a request, nor lends one's ID to
+    another."""
+    server = await jarvis_server()
+
+    async def get(number: int) -> str:
+        request_id = f"batch-{number}"
+        async with server.session.get(
+            server.url + f"/health?n={number}", headers={"X-Request-ID": request_id}
+        ) as response:
+            assert response.headers["X-Request-ID"] == request_id
+        return request_id
+
+    sent = await asyncio.gather(*(get(number) for number in range(200)))
+    await server.wait_for_log(lambda line: line.get("request_id") == sent[-1])
+    for request_id in sent:
+        await server.wait_for_log(
+            lambda line, request_id=request_id: line.get("request_id") == request_id
+        )
+    lines = [line for line in server.logs() if line.get("action") == "http_access"]
+    assert sorted(line["request_id"] for line in lines) == sorted(sent)
+    assert all(line["route"] == "/health" and line["status"] == 200 for line in lines)
+    text = await server.metrics_text()
+    assert sample(text, "http_requests_total", method="GET", route="/health", status="200") == 200

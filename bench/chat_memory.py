@@ -1,7 +1,8 @@
 """What a chat turn with SQLite conversation memory costs against a bare aiohttp handler.
 
 Both servers take ``POST /chat`` with the same JSON body from ``wrk``, spread over many user
-IDs by a Lua script. The bare peer decodes the body and answers a similar JSON object; ours is
+IDs by a Lua script. The bare peer decodes the body, asks the same model stand-in (the echo
+model: the WebSocket row's peer does the same) and answers a similar JSON object; ours is
 the whole stack ``jarvis serve`` runs (request-ID, metrics, errors, JSON access log written to a
 file) with the echo model and the default SQLite memory, which loads each user's history and
 stores every turn. Rate limiting is off: this row measures memory, not limits.
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.comparison import Row
 from bench.server_overhead import LOAD_CORE, jarvis_app, ping, pinned, server_process
+from jarvis.llm.echo import EchoClient
 
 ROW_NAME = "POST /chat with SQLite memory vs bare handler"
 
@@ -54,9 +56,15 @@ end
 
 
 async def bare_chat(request: web.Request) -> web.Response:
+    """A chat handler and nothing else: the body decoded, the same model stand-in asked (as
+    the WebSocket row's peer does), its answer sent back."""
     body = orjson.loads(await request.read())
-    answer = "Echo: " + body["message"]
+    messages = [{"role": "user", "content": body["message"]}]
+    answer = "".join([token async for token in _ECHO.stream_chat(messages)])
     return web.json_response({"response": answer, "request_id": body["user_id"]})
+
+
+_ECHO = EchoClient()
 
 
 def serve(kind: str, port: int, workdir: str) -> None:

@@ -3,7 +3,6 @@ name requests are counted and logged under."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -11,16 +10,15 @@ from aiohttp import web
 
 from jarvis.web.keys import request_id_of
 
-ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
-
 
 def json_response(body: Any, status: int = 200) -> web.Response:
-    """``web.json_response``, rendered by orjson (several times faster than ``json``)."""
-    return web.json_response(body, status=status, dumps=_dumps)
+    """``web.json_response``'s answer, rendered by orjson (several times faster than
+    ``json``) and sent as the UTF-8 bytes it gives, not decoded to text and encoded back."""
+    return web.Response(body=orjson.dumps(body), status=status, headers=_JSON_HEADERS)
 
 
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+# What web.json_response says; a plain dict, copied by each response as its headers.
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def error_body(request: web.Request, status: int, error: str, **fields: object) -> web.Response:

@@ -6,9 +6,10 @@ the done frame. Ours is the real ``/ws`` of ``jarvis serve`` (echo model, SQLite
 limits enabled, JSON logs to a file); the peer is a bare aiohttp handler that streams the same
 echo model's tokens as the same JSON frames with ``send_json``, and nothing else. Each server
 runs in its own process pinned to one core; the load is a lean asyncio client (``Chatter``) in
-a process pinned to another core. Bare and ours are loaded in turn, the best run of each kept.
+a process pinned to another core. Bare and ours are loaded in turn, six rounds; the round of
+median ratio is reported.
 
-    python bench/websocket_frames.py [--seconds 5] [--rounds 3] [--sockets 100] [--quick]
+    python bench/websocket_frames.py [--seconds 3] [--rounds 6] [--sockets 100] [--quick]
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from bench.server_overhead import (
     LOAD_CORE,
     Drive,
     Measured,
-    best,
     jarvis_app,
     load_in_turns,
     loop_lag_of,
+    median_round,
     ping,
     pinned,
     server_process,
@@ -218,7 +219,7 @@ def websocket_client(sockets: int, seconds: float) -> Drive:
 
 
 def measure(seconds: float, rounds: int, sockets: int) -> Measured:
-    """Alternate ``rounds`` loads of the bare server and ours; the best of each."""
+    """Alternate ``rounds`` loads of the bare server and ours; the median round."""
     with (
         server_process(__file__, "bare", "/ping") as bare,
         server_process(__file__, "full", "/ping") as ours,
@@ -226,7 +227,7 @@ def measure(seconds: float, rounds: int, sockets: int) -> Measured:
         drive = websocket_client(sockets, seconds)
         bare_loads, our_loads = load_in_turns(bare, ours, rounds, drive)
         lag = loop_lag_of(ours.url)
-    peer, mine = best(bare_loads), best(our_loads)
+    peer, mine = median_round(bare_loads, our_loads)
     row = Row(ROW_NAME, "frames/s", mine.per_second, peer.per_second, PEER_NAME, GOAL)
     return Measured(row, peer, mine, lag)
 
@@ -235,7 +236,7 @@ def run(quick: bool) -> list[Row]:
     """Ours beside the bare WebSocket; ``quick`` runs ~1 s each, once."""
     if quick:
         return [measure(1, 1, SOCKETS).row]
-    return [measure(5, 3, SOCKETS).row]
+    return [measure(3, 6, SOCKETS).row]
 
 
 def main() -> None:
@@ -244,8 +245,8 @@ def main() -> None:
     parser.add_argument("--load", metavar="URL", help="run the client load against URL")
     parser.add_argument("--port", type=int)
     parser.add_argument("--workdir")
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--sockets", type=int, default=SOCKETS)
     parser.add_argument("--quick", action="store_true", help="1 s, one round")
     args = parser.parse_args()

@@ -3,7 +3,7 @@
     client
       │
       ▼
-    middlewares/                 one middleware, its steps outermost first
+    middlewares/                 around every route's handler, its steps outermost first
       step1_request_id           the request's ID (and W3C trace), sent back on every response
       step2_client_address       the real client behind trusted proxies
       step3_errors               any error → a JSON body naming the request ID (responses.py)
@@ -19,7 +19,8 @@
       ▼
     access_log                   once the last byte is sent: one JSON line per request,
                                  through logs/ to stdout and file, and request_metrics
-                                 (http_requests_total, http_request_duration_seconds)
+                                 (http_requests_total, http_request_duration_seconds),
+                                 made together at the end of each loop iteration
 
 ``keys.py`` names everything the application and a request carry (``request_facts.py``:
 what the middleware learnt); ``responses.py`` holds the

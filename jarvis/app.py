@@ -27,7 +27,7 @@ from jarvis.rate_limit.guard import RateLimitGuard
 from jarvis.rate_limit.redis_buckets import RedisBuckets
 from jarvis.redis_client import create_redis_client, shown_redis_url
 from jarvis.settings import Settings
-from jarvis.web.access_log import ACCESS_LOGGER, JsonAccessLogger
+from jarvis.web.access_log import ACCESS_LOGGER, FinishedRequests, JsonAccessLogger
 from jarvis.web.health_endpoint import health
 from jarvis.web.keys import (
     CHAT_INTAKE,
@@ -41,6 +41,7 @@ from jarvis.web.keys import (
 from jarvis.web.metrics_endpoint import metrics as metrics_handler
 from jarvis.web.middlewares import ObservedRoutes
 from jarvis.web.middlewares.step4_shutdown import InFlightRequests
+from jarvis.web.request_metrics import RequestSeries
 
 logger = logging.getLogger("jarvis.app")
 
@@ -63,12 +64,13 @@ def create_app(
     ``extra_routes`` (``[web.get("/ping", ping)]``), never added to the router afterwards."""
     metrics = metrics or Metrics.create()
     in_flight = InFlightRequests(settings.shutdown_timeout, metrics)
+    finished = FinishedRequests(RequestSeries(metrics))
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         # These override the runner's own arguments, so no runner can drop the access log, nor
         # the request metrics recorded with it.
         handler_args={
-            "access_log_class": JsonAccessLogger.for_metrics(metrics),
+            "access_log_class": JsonAccessLogger.writing_to(finished),
             "access_log": ACCESS_LOGGER,
         },
     )
@@ -81,6 +83,9 @@ def create_app(
     app[OPEN_SOCKETS] = set()
     if log_writer is not None:
         app[LOG_WRITER] = log_writer
+    # Cleanup runs once every connection is closed: the last requests' lines are then made,
+    # whether or not the loop gets to run the call that would have made them.
+    app.on_cleanup.append(finished.on_cleanup)
     app.cleanup_ctx.append(loop_lag_sampler(metrics.event_loop_lag_seconds))
     app.cleanup_ctx.append(_dependencies(settings, metrics, log_writer, llm, redis))
     # The grace period starts first: closing the WebSockets may take a while.

@@ -39,7 +39,6 @@ from jarvis.logline import (
 )
 from jarvis.logs.handler import sole_json_writer
 from jarvis.logs.render import render_plain_json_line
-from jarvis.metrics import Metrics
 from jarvis.web.keys import REQUEST_FACTS_KEY
 from jarvis.web.request_facts import RequestFacts
 from jarvis.web.request_metrics import RequestSeries
@@ -52,16 +51,16 @@ class JsonAccessLogger(AbstractAccessLogger):
     """aiohttp calls this outside the handler's context, where the request-ID contextvar is not
     set (aiohttp issue 3787), so what the middleware learnt is read from the request instead.
 
-    aiohttp builds one per connection; the class an app runs is ``for_metrics``'s, whose
+    aiohttp builds one per connection; the class an app runs is ``writing_to``'s, whose
     connections all hand their finished requests to one ``FinishedRequests``: they are logged
     and counted together once the loop iteration that finished them is done."""
 
     _finished: ClassVar[FinishedRequests | None] = None
 
     @classmethod
-    def for_metrics(cls, metrics: Metrics) -> type[JsonAccessLogger]:
-        """This logger, recording every request's samples in ``metrics`` as well."""
-        return type(cls.__name__, (cls,), {"_finished": FinishedRequests(RequestSeries(metrics))})
+    def writing_to(cls, finished: FinishedRequests) -> type[JsonAccessLogger]:
+        """This logger, handing every finished request to ``finished``."""
+        return type(cls.__name__, (cls,), {"_finished": finished})
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         finished = self._finished
@@ -88,7 +87,9 @@ class FinishedRequests:
     rendered with orjson and queued to that writer in one go; else each goes through
     ``logging`` as any other record (console lines, tests' own handlers)."""
 
-    def __init__(self, series: RequestSeries | None, logger: logging.Logger = ACCESS_LOGGER):
+    def __init__(
+        self, series: RequestSeries | None, logger: logging.Logger = ACCESS_LOGGER
+    ) -> None:
         self._series = series
         self._logger = logger
         self._pending: list[_Finished] = []
@@ -119,6 +120,12 @@ class FinishedRequests:
                 facts,
             )
         )
+
+    async def on_cleanup(self, app: object) -> None:
+        """Count and log what the last loop iteration finished (an ``on_cleanup`` hook): the
+        loop may stop before it runs the call that would have."""
+        if self._pending:
+            self.log()
 
     def log(self) -> None:
         """Count and log every request finished since the last call."""

@@ -184,16 +184,17 @@ class LogWriter:
         fd, file = self._fd, self._identity
         newline = b"\n" if file == self._torn else b""
         payload = newline + data
-        start = os.fstat(fd).st_size
         written = _write_all(fd, payload)
         if written.error is None:
             self._torn = None
             return
-        # Keep the whole lines that made it, cut off the part of a line after them.
+        # Keep the whole lines that made it, cut off the part of a line after them. The file's
+        # size is asked only now, on this rare path: every system call of the writer is one
+        # more hand-over of the interpreter's lock between it and the event loop.
         kept = payload.rfind(b"\n", 0, written.nbytes) + 1
         try:
             if kept < written.nbytes:
-                os.ftruncate(fd, start + kept)
+                os.ftruncate(fd, os.fstat(fd).st_size - written.nbytes + kept)
         except OSError:
             self._torn = file
         else:

@@ -101,9 +101,9 @@ class FinishedRequests:
             # aiohttp answered before any middleware ran (a malformed request).
             facts = RequestFacts(None, None, request.remote or "unknown", route_of(request))
         # Body bytes when known up front; streamed responses report what they sent.
-        size = response.content_length
-        if size is None:
-            size = response.body_length
+        # (Read from the header: ``content_length`` is three properties deep.)
+        length = response.headers.get(hdrs.CONTENT_LENGTH)
+        size = response.body_length if length is None else int(length)
         pending = self._pending
         if not pending:
             # In a context of its own: no request's ID is current there.

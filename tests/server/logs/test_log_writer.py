@@ -90,13 +90,16 @@ def test_lines_submitted_together_fill_the_queue_to_its_brim_and_count_the_rest(
     writer._thread_running = True  # as started, but nothing drains the queue yet
     lines = [orjson.dumps({"n": n}) + b"\n" for n in range(8)]
     writer.submit_lines(lines[:3])
-    writer.submit_lines(lines[3:])
-    writer.submit_lines(lines[:1])
+    writer.submit(lines[3])
+    writer.submit_lines(lines[4:])
+    writer.submit(lines[0])
     assert writer.lines_dropped == {"queue_full": 4, "write_error": 0}
     writer._thread_running = False
     writer.start()
     writer.stop()
     assert read_json_lines(path) == [{"n": n} for n in range(5)]
+    # Drained, the queue has its whole room again: what was counted in is counted out.
+    assert writer._queued_lines() == 0
 
 
 async def test_a_full_queue_drops_instead_of_blocking_and_health_says_so(jarvis_server):

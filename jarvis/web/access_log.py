@@ -55,7 +55,8 @@ class JsonAccessLogger(AbstractAccessLogger):
     connections all hand their finished requests to one ``FinishedRequests``: they are logged
     and counted together once the loop iteration that finished them is done."""
 
-    _finished: ClassVar[FinishedRequests | None] = None
+    # Set on the class ``writing_to`` makes: the base class is never run as it is.
+    _finished: ClassVar[FinishedRequests]
 
     @classmethod
     def writing_to(cls, finished: FinishedRequests) -> type[JsonAccessLogger]:
@@ -63,10 +64,7 @@ class JsonAccessLogger(AbstractAccessLogger):
         return type(cls.__name__, (cls,), {"_finished": finished})
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        finished = self._finished
-        if finished is None:
-            finished = type(self)._finished = FinishedRequests(None, self.logger)
-        finished.add(request, response, time)
+        self._finished.add(request, response, time)
 
     @property
     def enabled(self) -> bool:
@@ -88,9 +86,7 @@ class FinishedRequests:
     in one go; else each goes through ``logging`` as any other record (console lines, tests'
     own handlers)."""
 
-    def __init__(
-        self, series: RequestSeries | None, logger: logging.Logger = ACCESS_LOGGER
-    ) -> None:
+    def __init__(self, series: RequestSeries, logger: logging.Logger = ACCESS_LOGGER) -> None:
         self._series = series
         self._logger = logger
         self._pending: list[_Finished] = []
@@ -125,18 +121,16 @@ class FinishedRequests:
     async def on_cleanup(self, app: object) -> None:
         """Count and log what the last loop iteration finished (an ``on_cleanup`` hook): the
         loop may stop before it runs the call that would have."""
-        if self._pending:
-            self.log()
+        self.log()
 
     def log(self) -> None:
         """Count and log every request finished since the last call."""
         finished, self._pending = self._pending, []
         if not finished:
             return
-        series = self._series
-        if series is not None:
-            for _, method, _, status, seconds, _, _, facts in finished:
-                series.record(method, facts.route, status, seconds)
+        record = self._series.record
+        for _, method, _, status, seconds, _, _, facts in finished:
+            record(method, facts.route, status, seconds)
         logger = self._logger
         if not logger.isEnabledFor(logging.INFO):
             return

@@ -20,5 +20,6 @@ class RequestFacts:
     client: str
     # The route template it is counted and logged under (``jarvis.web.responses.route_of``).
     route: str
-    # The response whose headers went out, once they did.
+    # The response whose headers went out, once they did: set by ``prepare_response`` for a
+    # handler that sends its own (``jarvis.web.middlewares``), for step 4.
     started: web.StreamResponse | None = None

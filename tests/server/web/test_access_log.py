@@ -6,7 +6,18 @@ import asyncio
 import logging
 
 import aiohttp
-from support.jarvis_server import sample
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from support.jarvis_server import read_json_lines, sample
+
+from jarvis.logs.handler import JsonLogHandler
+from jarvis.logs.writer import LogWriter
+from jarvis.metrics import Metrics
+from jarvis.metrics_exposition import render_text
+from jarvis.web.access_log import FinishedRequests
+from jarvis.web.keys import REQUEST_FACTS_KEY
+from jarvis.web.request_facts import RequestFacts
+from jarvis.web.request_metrics import RequestSeries
 
 
 async def test_the_access_log_has_method_path_status_duration_bytes_and_client(jarvis_server):
@@ -136,3 +147,32 @@ async def test_requests_finished_together_each_get_one_line_with_their_own_id(ja
     assert all(line["route"] == "/health" and line["status"] == 200 for line in lines)
     text = await server.metrics_text()
     assert sample(text, "http_requests_total", method="GET", route="/health", status="200") == 200
+
+
+async def test_the_last_iterations_lines_are_made_at_cleanup_once_not_twice(tmp_path):
+    """The loop may stop before running the call that makes an iteration's lines: cleanup
+    makes them, and that call, if it runs after all, makes none again."""
+    writer = LogWriter(str(tmp_path / "jarvis.jsonl"), stdout=None).start()
+    logger = logging.getLogger("test.finished_requests")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(JsonLogHandler(writer))
+    metrics = Metrics.create()
+    finished = FinishedRequests(RequestSeries(metrics), logger)
+    try:
+        request = make_mocked_request("GET", "/health", headers={"User-Agent": "probe"})
+        request[REQUEST_FACTS_KEY] = RequestFacts("cleanup-1", None, "127.0.0.1", "/health")
+        finished.add(request, web.json_response({"ok": True}), 0.002)
+        await finished.on_cleanup(None)  # the loop has had no turn since
+        writer.stop()
+        made_at_cleanup = read_json_lines(tmp_path / "jarvis.jsonl")
+        await asyncio.sleep(0)  # the scheduled call runs after all: nothing is left for it
+    finally:
+        writer.stop()
+        logger.handlers.clear()
+    assert [
+        (line["request_id"], line["route"], line["user_agent"]) for line in made_at_cleanup
+    ] == [("cleanup-1", "/health", "probe")]
+    assert read_json_lines(tmp_path / "jarvis.jsonl") == made_at_cleanup
+    text = (await render_text(metrics.registry)).decode()
+    assert sample(text, "http_requests_total", method="GET", route="/health", status="200") == 1

@@ -87,6 +87,14 @@ class BucketCounts:
         self.sum += value
         self.observations += 1
 
+    def observe_all(self, values: list[float]) -> None:
+        """``observe`` each of ``values``."""
+        bounds, counts = self._bounds, self._counts
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1
+        self.sum += sum(values)
+        self.observations += len(values)
+
     @property
     def buckets(self) -> OrderedDict[float, int]:
         cumulative: OrderedDict[float, int] = OrderedDict()

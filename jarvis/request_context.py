@@ -41,19 +41,51 @@ def request_id_for(incoming: str | None) -> str:
 
 # Request IDs are labels, not secrets (a client may send its own), so they come from a
 # pseudo-random generator seeded from os.urandom: a system call per request cost more than
-# the rest of making the ID. Reseeded in a forked child, so replicas never share a sequence.
+# the rest of making the ID. They are made _UUID4_BATCH at a time, each step over the whole
+# batch in C (bytes, hex digits, dashes), and handed out one by one: formatting one ID in
+# Python cost 0.8 µs, a request's observation budget being a few µs; from a batch, 0.3 µs.
 _random_ids = random.Random()
+_spare_ids: list[str] = []
+_UUID4_BATCH = 512
+
+
+def _start_afresh_in_child() -> None:
+    # A forked replica must neither repeat its parent's sequence nor hand out its spares.
+    _random_ids.seed()
+    _spare_ids.clear()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_random_ids.seed)
-# The version (4) and variant (binary 10) bits of a random UUID.
-_UUID4_CLEARED = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
+    os.register_at_fork(after_in_child=_start_afresh_in_child)
+
+# Bytes 6 and 8 of a random UUID, their version (4) and variant (binary 10) bits set.
+_VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
+_VARIANT_RFC_4122 = bytes((byte & 0x3F) | 0x80 for byte in range(256))
+# Where each of an ID's 32 hex digits goes in its 37 characters (8-4-4-4-12 and a space).
+_DIGIT_SLOTS = tuple(digit + sum(digit >= dash for dash in (8, 12, 16, 20)) for digit in range(32))
+
+
+def _fresh_uuid4s() -> list[str]:
+    """``_UUID4_BATCH`` random UUIDs, each formatted as ``str(uuid.uuid4())`` formats one."""
+    raw = bytearray(_random_ids.randbytes(16 * _UUID4_BATCH))
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT_RFC_4122)
+    digits = raw.hex().encode("ascii")
+    text = bytearray(b"-" * (37 * _UUID4_BATCH))
+    text[36::37] = b" " * _UUID4_BATCH
+    for digit, slot in enumerate(_DIGIT_SLOTS):
+        text[slot::37] = digits[digit::32]
+    return text.decode("ascii").split()
 
 
 def new_uuid4() -> str:
     """A random (version 4) UUID, formatted as ``str(uuid.uuid4())`` formats one."""
-    h = f"{_random_ids.getrandbits(128) & _UUID4_CLEARED | _UUID4_BITS:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    # list.pop and extend are atomic: threads may share the spares.
+    try:
+        return _spare_ids.pop()
+    except IndexError:
+        _spare_ids.extend(_fresh_uuid4s())
+        return _spare_ids.pop()
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:

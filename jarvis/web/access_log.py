@@ -15,7 +15,6 @@ from asyncio import get_running_loop
 from collections.abc import Callable
 from contextvars import Context
 from time import time as _now
-from typing import ClassVar
 
 from aiohttp import hdrs
 from aiohttp.abc import AbstractAccessLogger
@@ -38,7 +37,7 @@ from jarvis.logline import (
     Action,
 )
 from jarvis.logs.handler import sole_json_writer
-from jarvis.logs.render import render_plain_json_line
+from jarvis.logs.render import render_plain_json_lines
 from jarvis.web.keys import REQUEST_FACTS_KEY
 from jarvis.web.request_facts import RequestFacts
 from jarvis.web.request_metrics import RequestSeries
@@ -55,16 +54,14 @@ class JsonAccessLogger(AbstractAccessLogger):
     connections all hand their finished requests to one ``FinishedRequests``: they are logged
     and counted together once the loop iteration that finished them is done."""
 
-    # Set on the class ``writing_to`` makes: the base class is never run as it is.
-    _finished: ClassVar[FinishedRequests]
-
     @classmethod
     def writing_to(cls, finished: FinishedRequests) -> type[JsonAccessLogger]:
-        """This logger, handing every finished request to ``finished``."""
-        return type(cls.__name__, (cls,), {"_finished": finished})
+        """This logger, handing every finished request to ``finished``: its ``log`` is
+        ``finished.add`` itself, one call fewer a request than a method calling it."""
+        return type(cls.__name__, (cls,), {"log": finished.add})
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self._finished.add(request, response, time)
+        raise TypeError("use JsonAccessLogger.writing_to(finished)")
 
     @property
     def enabled(self) -> bool:
@@ -128,21 +125,33 @@ class FinishedRequests:
         finished, self._pending = self._pending, []
         if not finished:
             return
-        record = self._series.record
-        for _, method, _, status, seconds, _, _, facts in finished:
-            record(method, facts.route, status, seconds)
+        self._count(finished)
         logger = self._logger
         if not logger.isEnabledFor(logging.INFO):
             return
-        name = logger.name
-        events = [access_event(name, *request) for request in finished]
+        events = access_events(logger.name, finished)
         writer = sole_json_writer(logger)
         if writer is not None:
-            writer.submit_lines([render_plain_json_line(event) for event in events])
+            writer.submit_lines([render_plain_json_lines(events)])
             return
         for event in events:
             extra = {key: value for key, value in event.items() if key not in _RECORD_FIELDS}
             logger.info(event[MESSAGE], extra=extra)
+
+    def _count(self, finished: list[_Finished]) -> None:
+        """Each request in its series: grouped first, so that each series is updated once
+        a batch (a batch of like requests is the usual case under load)."""
+        durations_of: dict[tuple[str, str, int], list[float]] = {}
+        for _, method, _, status, seconds, _, _, facts in finished:
+            key = (method, facts.route, status)
+            durations = durations_of.get(key)
+            if durations is None:
+                durations_of[key] = [seconds]
+            else:
+                durations.append(seconds)
+        record = self._series.record
+        for (method, route, status), durations in durations_of.items():
+            record(method, route, status, durations)
 
 
 # What ``FinishedRequests.add`` keeps of a request: when it finished, method, path, status,
@@ -165,43 +174,37 @@ _LOG_CALL_LINE = _line_calling(FinishedRequests.log, "info")
 _RECORD_FIELDS = frozenset({TIMESTAMP, LEVEL, LOGGER, MESSAGE, MODULE, FUNCTION, LINE})
 
 
-def access_event(
-    logger_name: str,
-    finished_at: float,
-    method: str,
-    path: str,
-    status: int,
-    seconds: float,
-    size: int | None,
-    user_agent: str,
-    facts: RequestFacts,
-) -> dict[str, object]:
-    """The access line of a finished request (what ``FinishedRequests.add`` kept of it), as
-    the processors of ``jarvis.logs.processors`` would build it from the logging call in
+def access_events(logger_name: str, finished: list[_Finished]) -> list[dict[str, object]]:
+    """The access line of each finished request (what ``FinishedRequests.add`` kept of it),
+    as the processors of ``jarvis.logs.processors`` would build it from the logging call in
     ``FinishedRequests.log``: same fields, same order."""
-    request_id, trace = facts.request_id, facts.trace
-    event: dict[str, object] = {
-        TIMESTAMP: finished_at,
-        LEVEL: "INFO",
-        LOGGER: logger_name,
-        MESSAGE: f"{method} {path} {status}",
-        REQUEST_ID: request_id,
-        MODULE: "access_log",
-        FUNCTION: "log",
-        LINE: _LOG_CALL_LINE,
-        ACTION: Action.HTTP_ACCESS,
-        "method": method,
-        "path": path,
-        ROUTE: facts.route,
-        "status": status,
-        DURATION_MS: round(seconds * 1000, 3),
-        "bytes": size,
-        "client": facts.client,
-        "user_agent": user_agent,
-    }
-    if request_id is None:
-        del event[REQUEST_ID]
-    if trace is not None:
-        event[TRACE_ID] = trace.trace_id
-        event[SPAN_ID] = trace.span_id
-    return event
+    events: list[dict[str, object]] = []
+    for finished_at, method, path, status, seconds, size, user_agent, facts in finished:
+        request_id, trace = facts.request_id, facts.trace
+        event: dict[str, object] = {
+            TIMESTAMP: finished_at,
+            LEVEL: "INFO",
+            LOGGER: logger_name,
+            MESSAGE: f"{method} {path} {status}",
+            REQUEST_ID: request_id,
+            MODULE: "access_log",
+            FUNCTION: "log",
+            LINE: _LOG_CALL_LINE,
+            ACTION: Action.HTTP_ACCESS,
+            "method": method,
+            "path": path,
+            ROUTE: facts.route,
+            "status": status,
+            # Rounded to the microsecond: round(x, 3) costs three times as much.
+            DURATION_MS: int(seconds * 1_000_000 + 0.5) / 1000,
+            "bytes": size,
+            "client": facts.client,
+            "user_agent": user_agent,
+        }
+        if request_id is None:
+            del event[REQUEST_ID]
+        if trace is not None:
+            event[TRACE_ID] = trace.trace_id
+            event[SPAN_ID] = trace.span_id
+        events.append(event)
+    return events

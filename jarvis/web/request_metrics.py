@@ -23,7 +23,8 @@ class RequestSeries:
         self._metrics = metrics
         self._bound: dict[tuple[str, str, int], tuple[CounterSeries, BucketCounts]] = {}
 
-    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+    def record(self, method: str, route: str, status: int, durations: list[float]) -> None:
+        """Count requests of one (method, route, status), each taking ``durations`` seconds."""
         if method not in _KNOWN_METHODS:
             # Arbitrary methods are client input too: unknown ones fold into one value.
             method = "OTHER"
@@ -31,9 +32,9 @@ class RequestSeries:
         series = self._bound.get(key)
         if series is None:
             series = self._bound[key] = self._bind(method, route, status)
-        requests, durations = series
-        requests.inc()
-        durations.observe(seconds)
+        requests, histogram = series
+        requests.inc(len(durations))
+        histogram.observe_all(durations)
 
     def _bind(self, method: str, route: str, status: int) -> tuple[CounterSeries, BucketCounts]:
         labels = {"method": method, "route": route}

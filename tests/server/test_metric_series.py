@@ -49,8 +49,12 @@ async def test_a_bound_histogram_series_renders_as_aioprometheus_own_would():
     histogram = Histogram("latency_seconds", "test", registry=ours, buckets=(0.1, 1.0))
     native = aioprometheus.Histogram("latency_seconds", "test", registry=theirs, buckets=(0.1, 1.0))
     series = histogram.series({"route": "/chat"})
-    for value in (0.25, 0.5, 0.75, 4.0, 0.0625, 0.1):
+    for value in (0.25, 0.5, 0.75):
         series.observe(value)
+        native.observe({"route": "/chat"}, value)
+    # A batch at once (the request metrics of a loop iteration) reads as one by one.
+    series.observe_all([4.0, 0.0625, 0.1])
+    for value in (4.0, 0.0625, 0.1):
         native.observe({"route": "/chat"}, value)
     histogram.observe({"route": "/ws"}, 2.0)
     native.observe({"route": "/ws"}, 2.0)

@@ -37,7 +37,9 @@ def test_fresh_ids_are_canonical_uuid4_strings_and_never_repeat():
 
 
 def test_a_forked_replica_makes_ids_of_its_own():
-    """Replicas forked from one parent (a pre-fork server) must not repeat each other's IDs."""
+    """Replicas forked from one parent (a pre-fork server) must not repeat each other's IDs,
+    nor hand out the ones the parent made ahead."""
+    new_uuid4()  # the parent has IDs made ahead when it forks
     reader, writer = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child process

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Protocol
 
 
@@ -23,7 +23,7 @@ class LLMClient(Protocol):
 
     name: str
 
-    def stream_chat(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
+    def stream_chat(self, messages: Sequence[Mapping[str, str]]) -> AsyncGenerator[str, None]:
         """Yield the answer to ``messages`` (Ollama-style role/content dicts) token by token.
 
         Use as ``async for token in client.stream_chat(messages)``. When the iteration ends

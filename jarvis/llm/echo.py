@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from jarvis.llm.base import LLMError
 
@@ -18,7 +18,7 @@ class EchoClient:
 
     name = "echo"
 
-    async def stream_chat(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
+    async def stream_chat(self, messages: Sequence[Mapping[str, str]]) -> AsyncGenerator[str, None]:
         """Yield "Echo: " + the last user message, one word per token; joined, exactly that."""
         last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), None)
         if last is None:

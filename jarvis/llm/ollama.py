@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ class OllamaClient:
             self._session = aiohttp.ClientSession()
         return self._session
 
-    async def stream_chat(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
+    async def stream_chat(self, messages: Sequence[Mapping[str, str]]) -> AsyncGenerator[str, None]:
         """Yield the answer's tokens; raise LLMError unless Ollama marked the answer done.
 
         Connect, per-read and total timeouts come from the options. A stream that stops

@@ -5,6 +5,7 @@ the promises of ``ConversationMemory`` and count every operation in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Protocol
 
@@ -15,12 +16,18 @@ class MemoryStoreError(Exception):
     """The conversation store could not be read or written; the cause is chained."""
 
 
+# A user's messages, oldest first, as Ollama message dicts. The list is the caller's; the
+# messages may be the ones a store holds (``SqliteMemory``'s in-process copy), so they are
+# read-only: copying them for every turn cost some 10% of a chat's CPU.
+ChatHistory = list[Mapping[str, str]]
+
+
 class ConversationMemory(Protocol):
     """Per-user message history, pruned to each user's last ``max_turns`` messages."""
 
-    async def history(self, user_id: str) -> list[dict[str, str]]:
-        """The user's last messages, oldest first, as Ollama message dicts: the list and the
-        dicts are the caller's."""
+    async def history(self, user_id: str) -> ChatHistory:
+        """The user's last messages, oldest first, as Ollama message dicts (``ChatHistory``:
+        the list is the caller's, the messages read-only)."""
         ...
 
     async def save_turn(self, user_id: str, question: str, answer: str) -> None:

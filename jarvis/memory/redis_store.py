@@ -7,7 +7,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jarvis.memory import CountedOperations, MemoryStoreError
+from jarvis.memory import ChatHistory, CountedOperations, MemoryStoreError
 from jarvis.metrics import Metrics
 
 # A stored message that is not JSON (written by someone else) fails the load, as an SQLite
@@ -30,7 +30,7 @@ class RedisMemory:
         self._counted = CountedOperations(metrics, _FAILURES)
         self._prefix = prefix
 
-    async def history(self, user_id: str) -> list[dict[str, str]]:
+    async def history(self, user_id: str) -> ChatHistory:
         """The user's last ``max_turns`` messages, oldest first, as Ollama message dicts."""
         with self._counted.load:
             stored = await self._open().lrange(self._prefix + user_id, -self._max_turns, -1)

@@ -13,7 +13,7 @@ import asyncio
 import sqlite3
 from typing import Any
 
-from jarvis.memory import CountedOperations, MemoryStoreError
+from jarvis.memory import ChatHistory, CountedOperations, MemoryStoreError
 from jarvis.memory.recent_history import Message, RecentHistory
 from jarvis.memory.sqlite_thread import Job, Ping, ReadHistory, SaveTurn, SqliteThread, Stop
 from jarvis.metrics import Metrics
@@ -54,16 +54,16 @@ class SqliteMemory:
         memory._thread = thread
         return memory
 
-    async def history(self, user_id: str) -> list[dict[str, str]]:
-        """The user's last ``max_turns`` messages, oldest first, as Ollama message dicts: the
-        list and the dicts are the caller's."""
+    async def history(self, user_id: str) -> ChatHistory:
+        """The user's last ``max_turns`` messages, oldest first (``ChatHistory``: the list is
+        the caller's, the messages read-only, most often the very ones held in process)."""
         with self._counted.load:
             if self._thread is None:
                 raise MemoryStoreError("conversation memory is closed")
             held = self._recent.get(user_id)
             if held is not None:
                 return held
-            messages: list[Message] = await self._submit(ReadHistory(user_id))
+            messages: ChatHistory = await self._submit(ReadHistory(user_id))
             return messages
 
     async def save_turn(self, user_id: str, question: str, answer: str) -> None:
@@ -104,5 +104,4 @@ class SqliteMemory:
         for user_id in failed_users:
             self._recent.forget(user_id)
         for user_id, messages in read:
-            # Held as copies: the caller gets the dicts read and may do what it likes with them.
             self._recent.fill(user_id, messages)

@@ -57,7 +57,9 @@ def test_forget_drops_the_copy_and_gives_its_budget_back():
     assert recent.get("bob") == [message("b")]
 
 
-def test_readers_get_plain_json_dicts_and_changing_them_changes_nothing_held():
+def test_readers_get_plain_json_dicts_and_changing_their_list_changes_nothing_held():
+    """What the database reader filled in is held as copies: changing the read dicts changes
+    nothing held. Readers get their own list of the held messages (read-only)."""
     recent = RecentHistory(max_messages=4, max_bytes=100_000)
     read = [message("a"), message("b", "assistant")]
     recent.fill("ann", read)
@@ -66,8 +68,8 @@ def test_readers_get_plain_json_dicts_and_changing_them_changes_nothing_held():
     assert held == [message("a"), message("b", "assistant")]
     assert orjson.loads(orjson.dumps(held)) == held
     assert json.loads(json.dumps(held)) == held
-    held[0]["content"] = "changed"
-    held[1] |= {"content": "changed"}
+    held.append(message("not stored"))
+    held.reverse()
     recent.append("ann", [message("c")])
     assert recent.get("ann") == [message("a"), message("b", "assistant"), message("c")]
 

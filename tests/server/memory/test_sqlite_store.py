@@ -282,27 +282,28 @@ async def test_a_turn_the_database_refuses_fails_alone(memory, metrics):
     assert count(metrics, "save", "error") == 1
 
 
-async def test_changing_a_returned_history_changes_nothing_stored(memory):
-    """The list and its messages are the caller's: the copy held in process stays as stored."""
+async def test_a_returned_history_is_the_callers_list_of_the_held_messages(memory):
+    """The list is the caller's: what it adds changes nothing stored. The messages are the
+    ones held in process, read-only (``ChatHistory``), not copies made for every turn."""
     await memory.save_turn("max", "hello", "hi")
     await memory.history("max")  # held in process from now on
     first = await memory.history("max")
     first.append({"role": "user", "content": "extra"})
-    first[0]["content"] = "tampered"
-    first[1].clear()
-    assert await memory.history("max") == [
+    second = await memory.history("max")
+    assert second == [
         {"role": "user", "content": "hello"},
         {"role": "assistant", "content": "hi"},
     ]
+    assert all(a is b for a, b in zip(first, second, strict=False)), "held, not copied"
 
 
-async def test_a_history_read_from_the_file_is_the_callers_to_change(memory, db_path):
+async def test_a_history_read_from_the_file_is_the_callers_list(memory, db_path):
     await memory.save_turn("mia", "hello", "hi")
     reopened = await SqliteMemory.open(db_path, 6, Metrics.create())
     try:
         read = await reopened.history("mia")  # not held yet: read from the file
-        read[0]["content"] = "tampered"
-        assert (await reopened.history("mia"))[0]["content"] == "hello"
+        read.clear()
+        assert [m["content"] for m in await reopened.history("mia")] == ["hello", "hi"]
     finally:
         await reopened.close()
 

@@ -46,12 +46,14 @@ class RecentHistory:
         the held copy has followed every commit since it was read, so it is as fresh."""
         if user_id in self._users:
             return
-        self._hold(user_id, (), messages)
+        # Copies the reader cannot reach; of strings only, so never tracked.
+        self._hold(user_id, (), [dict(message) for message in messages])
         self._forget_least_recent()
 
     def append(self, user_id: str, messages: list[Message]) -> None:
         """Add messages the database has just committed, if the user is held; a user not held
-        is read whole from the database the next time."""
+        is read whole from the database the next time. The messages are held as they are: the
+        caller hands them over (a committed turn's own), keeping no reference."""
         held = self._users.get(user_id)
         if held is None:
             return
@@ -66,8 +68,7 @@ class RecentHistory:
             self._bytes -= _bytes_of(held)
 
     def _hold(self, user_id: str, held: tuple[Message, ...], added: list[Message]) -> None:
-        # Copies the caller cannot reach; of strings only, so never tracked.
-        kept = (*held, *(dict(message) for message in added))
+        kept = (*held, *added)
         self._bytes += _bytes_of(added)
         excess = len(kept) - self._max_messages
         if excess > 0:

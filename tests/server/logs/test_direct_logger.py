@@ -4,6 +4,7 @@ alone would get them, and are then the very lines logging would have written."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -116,3 +117,30 @@ def test_a_filter_on_the_logger_sends_lines_through_logging(logged):
     finally:
         logger.removeFilter(keep_none)
     assert seen == ["chat request"]
+
+
+def test_each_call_site_names_its_own_line_every_time(logged, tmp_path):
+    """What a call site is (module, function, line) is worked out once and kept: two calls
+    in one function, each made twice, still name their own lines."""
+    logger, writer = logged
+    direct = DirectLogger("test.direct")
+    captured = [h for h in logger.handlers if not isinstance(h, JsonLogHandler)]
+    for handler in captured:
+        logger.removeHandler(handler)
+    first_line = sys._getframe().f_lineno + 3
+    try:
+        for _ in range(2):
+            direct.info("first", FIELDS)
+            direct.info("second", FIELDS)
+    finally:
+        for handler in captured:
+            logger.addHandler(handler)
+    writer.stop()
+    lines = read_json_lines(tmp_path / "jarvis.jsonl")
+    assert [(line["message"], line["line"]) for line in lines] == [
+        ("first", first_line),
+        ("second", first_line + 1),
+    ] * 2
+    assert {line["function"] for line in lines} == {
+        "test_each_call_site_names_its_own_line_every_time"
+    }

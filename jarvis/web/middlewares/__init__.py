@@ -97,7 +97,9 @@ class ObservedRoutes:
 
         async def observed(request: web.Request) -> web.StreamResponse:
             request_id, trace = bind(request)
-            facts = RequestFacts(request_id, trace, client_address(request, hops), route)
+            # Without trusted proxies the client is the peer: no call to find it.
+            client = (request.remote or "unknown") if hops == 0 else client_address(request, hops)
+            facts = RequestFacts(request_id, trace, client, route)
             request[REQUEST_FACTS_KEY] = facts
             task = current_task()
             assert task is not None

@@ -4,7 +4,7 @@ logger once for every request it answered, with the time from its arrival to its
 
 Every request writes a line, so the lines of a loop iteration are made together at its end
 (``FinishedRequests``), without the ``logging`` machinery when that is possible. A processor
-added to ``jarvis.logs.processors`` for every line must be mirrored in ``access_event``.
+added to ``jarvis.logs.processors`` for every line must be mirrored in ``access_events``.
 """
 
 from __future__ import annotations
@@ -78,10 +78,10 @@ class FinishedRequests:
     request they cost about twice as much (17 µs against 8 µs a request, measured under load:
     the code and data no longer in the CPU's caches). When its records reach one JSON log
     writer alone (``jarvis serve``), the lines skip the ``logging`` machinery (a record, a
-    handler, six processors: some 20 µs a line): built here (``access_event``: the fields, in
-    the order the processors would give them), rendered with orjson and queued to that writer
-    in one go; else each goes through ``logging`` as any other record (console lines, tests'
-    own handlers)."""
+    handler, six processors: some 20 µs a line): built here (``access_events``: the fields, in
+    the order the processors would give them), rendered with one orjson call
+    (``render_plain_json_lines``) and queued to that writer in one go; else each goes through
+    ``logging`` as any other record (console lines, tests' own handlers)."""
 
     def __init__(self, series: RequestSeries, logger: logging.Logger = ACCESS_LOGGER) -> None:
         self._series = series

@@ -80,12 +80,15 @@ def _fresh_uuid4s() -> list[str]:
 
 def new_uuid4() -> str:
     """A random (version 4) UUID, formatted as ``str(uuid.uuid4())`` formats one."""
-    # list.pop and extend are atomic: threads may share the spares.
+    # list.pop and extend are atomic, so threads may share the spares; a thread that finds
+    # none takes its ID from the batch it makes, as others may empty the list again first.
     try:
         return _spare_ids.pop()
     except IndexError:
-        _spare_ids.extend(_fresh_uuid4s())
-        return _spare_ids.pop()
+        fresh = _fresh_uuid4s()
+        found = fresh.pop()
+        _spare_ids.extend(fresh)
+        return found
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:

@@ -42,9 +42,9 @@ class LogWriter:
         self._capacity = queue_size
         # deque.append and popleft are atomic: the hot path takes no lock unless it has to
         # wake the writer, which it only does when the writer is idle. An item is a line
-        # (``submit``) or several joined (``submit_lines``); the lines queued are the items
+        # (``submit``) or several joined (``submit_joined``); the lines queued are the items
         # plus the lines beyond the first of each joined item: counted as submitted by the
-        # one thread that calls ``submit_lines`` and as taken by the writer's, each counter
+        # one thread that calls ``submit_joined`` and as taken by the writer's, each counter
         # written by one thread only, so no lock is needed.
         self._pending: deque[bytes] = deque()
         self._joined_extra_in = 0
@@ -98,25 +98,30 @@ class LogWriter:
         if self._idle:
             self._wakeup.set()
 
-    def submit_lines(self, lines: list[bytes]) -> None:
-        """``submit`` each of ``lines``, in one go, from one thread only (the event loop's).
+    def submit_joined(self, joined: bytes, count: int) -> None:
+        """``submit`` each of the ``count`` whole lines ``joined`` holds, end to end, in one
+        go, from one thread only (the event loop's).
 
-        They are queued joined, one object: the lines of a loop iteration, each held until
-        the writer's next batch, cost the event loop more than making them (measured: some 7 µs a
-        request held as lines, 1-2 µs joined)."""
-        if not lines:
+        They are queued as one object: the lines of a loop iteration, each held until the
+        writer's next batch, cost the event loop more than making them (measured: some 7 µs a
+        request held as lines, 1-2 µs joined). They still count one by one against the queue's
+        room; those beyond it are dropped and counted."""
+        if count <= 0:
             return
         if not self._thread_running:
-            self._write_batch(lines)
+            self._write_batch([joined])
             return
         room = self._capacity - self._queued_lines()
-        if room < len(lines):
-            self._dropped[QUEUE_FULL] += len(lines) - max(room, 0)
-            lines = lines[: max(room, 0)]
-            if not lines:
+        if room < count:
+            kept = max(room, 0)
+            self._dropped[QUEUE_FULL] += count - kept
+            if not kept:
                 return
-        self._joined_extra_in += len(lines) - 1
-        self._pending.append(b"".join(lines))
+            # The first ``kept`` lines, whole: the rest of the text is the last piece.
+            joined = b"\n".join(joined.split(b"\n", kept)[:kept]) + b"\n"
+            count = kept
+        self._joined_extra_in += count - 1
+        self._pending.append(joined)
         if self._idle:
             self._wakeup.set()
 

@@ -132,7 +132,7 @@ class FinishedRequests:
         events = access_events(logger.name, finished)
         writer = sole_json_writer(logger)
         if writer is not None:
-            writer.submit_lines([render_plain_json_lines(events)])
+            writer.submit_joined(render_plain_json_lines(events), len(events))
             return
         for event in events:
             extra = {key: value for key, value in event.items() if key not in _RECORD_FIELDS}

@@ -89,9 +89,9 @@ def test_lines_submitted_together_fill_the_queue_to_its_brim_and_count_the_rest(
     writer = LogWriter(str(path), stdout=None, queue_size=5)
     writer._thread_running = True  # as started, but nothing drains the queue yet
     lines = [orjson.dumps({"n": n}) + b"\n" for n in range(8)]
-    writer.submit_lines(lines[:3])
+    writer.submit_joined(b"".join(lines[:3]), 3)
     writer.submit(lines[3])
-    writer.submit_lines(lines[4:])
+    writer.submit_joined(b"".join(lines[4:]), 4)
     writer.submit(lines[0])
     assert writer.lines_dropped == {"queue_full": 4, "write_error": 0}
     writer._thread_running = False

@@ -176,3 +176,34 @@ async def test_the_last_iterations_lines_are_made_at_cleanup_once_not_twice(tmp_
     assert read_json_lines(tmp_path / "jarvis.jsonl") == made_at_cleanup
     text = (await render_text(metrics.registry)).decode()
     assert sample(text, "http_requests_total", method="GET", route="/health", status="200") == 1
+
+
+async def test_an_iterations_lines_count_one_by_one_against_the_log_queue(tmp_path):
+    """Handed to the writer as one piece, a batch's lines still take their room in the queue
+    line by line: those beyond it are dropped and counted, and once drained the queue has its
+    whole room again."""
+    writer = LogWriter(str(tmp_path / "jarvis.jsonl"), stdout=None, queue_size=3)
+    writer._thread_running = True  # as started, but nothing drains the queue yet
+    logger = logging.getLogger("test.finished_requests.queue")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(JsonLogHandler(writer))
+    finished = FinishedRequests(RequestSeries(Metrics.create()), logger)
+    try:
+        for number in range(5):
+            request = make_mocked_request("GET", f"/health?n={number}")
+            request[REQUEST_FACTS_KEY] = RequestFacts(f"q-{number}", None, "127.0.0.1", "/health")
+            finished.add(request, web.json_response({"ok": True}), 0.001)
+        finished.log()
+        assert writer.lines_dropped == {"queue_full": 2, "write_error": 0}
+        writer._thread_running = False
+        writer.start()
+        writer.stop()
+    finally:
+        logger.handlers.clear()
+    assert [line["request_id"] for line in read_json_lines(tmp_path / "jarvis.jsonl")] == [
+        "q-0",
+        "q-1",
+        "q-2",
+    ]
+    assert writer._queued_lines() == 0

@@ -102,3 +102,12 @@ def test_a_batch_of_lines_is_cut_only_between_events_and_one_odd_event_holds_non
     assert decoded[3] == events[3]
     assert render_plain_json_lines(events[1:2]) == render_plain_json_line(events[1])
     assert render_plain_json_lines([]) == b""
+
+
+def test_a_value_holding_objects_that_begin_as_events_do_is_not_cut_either():
+    nested = [
+        {"timestamp": 1.5, "spans": [{"timestamp": 1.0, "n": "a"}, {"timestamp": 1.2}]},
+        {"timestamp": 2.5, "n": 1},
+    ]
+    lines = render_plain_json_lines(nested).split(b"\n")
+    assert [orjson.loads(line) for line in lines[:-1]] == nested and lines[-1] == b""

@@ -97,9 +97,7 @@ class ObservedRoutes:
 
         async def observed(request: web.Request) -> web.StreamResponse:
             request_id, trace = bind(request)
-            # Without trusted proxies the client is the peer: no call to find it.
-            client = (request.remote or "unknown") if hops == 0 else client_address(request, hops)
-            facts = RequestFacts(request_id, trace, client, route)
+            facts = RequestFacts(request_id, trace, client_address(request, hops), route)
             request[REQUEST_FACTS_KEY] = facts
             task = current_task()
             assert task is not None

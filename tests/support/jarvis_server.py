@@ -28,6 +28,7 @@ from jarvis.llm.factory import create_llm_client
 from jarvis.logs.setup import configure_logging, unconfigure_logging
 from jarvis.metrics import Metrics
 from jarvis.settings import Settings
+from jarvis.web.keys import LOG_WRITER
 
 
 def free_port() -> int:
@@ -82,6 +83,10 @@ class RunningServer:
     stopped: bool = field(default=False)
 
     def logs(self) -> list[dict[str, Any]]:
+        """The log file's lines, once the writer has written every line logged so far."""
+        writer = self.app.get(LOG_WRITER)
+        if writer is not None:
+            assert writer.flush(), "the log writer did not write its queue in 5 s"
         return read_json_lines(self.log_file)
 
     async def wait_for_log(

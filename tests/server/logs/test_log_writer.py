@@ -72,6 +72,49 @@ def test_lines_after_a_quiet_spell_are_written_without_waiting_for_more(tmp_path
     assert read_json_lines(path) == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
+def test_a_queue_half_full_is_written_without_waiting_out_the_linger(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """Lines wait for company before a write, but a burst must not wait its way into a full
+    queue: once half the queue is taken the writer is woken, however long its linger."""
+    monkeypatch.setattr("jarvis.logs.writer._LINGER_SECONDS", 60.0)
+    path = tmp_path / "jarvis.jsonl"
+    writer = LogWriter(str(path), stdout=None, queue_size=8).start()
+    try:
+        for n in range(3):
+            writer.submit(orjson.dumps({"n": n}) + b"\n")
+        time.sleep(0.3)
+        assert read_json_lines(path) == [], "below half the queue, lines wait for company"
+        writer.submit_joined(b"".join(orjson.dumps({"n": n}) + b"\n" for n in (3, 4)), 2)
+        wait_until(lambda: len(read_json_lines(path)) == 5)
+        # Hurried once a linger: the next half queue wakes it again.
+        for n in range(5, 9):
+            writer.submit(orjson.dumps({"n": n}) + b"\n")
+        wait_until(lambda: len(read_json_lines(path)) == 9)
+    finally:
+        writer.stop()
+    assert [line["n"] for line in read_json_lines(path)] == list(range(9))
+    assert writer.lines_dropped == {"queue_full": 0, "write_error": 0}
+
+
+def test_flush_returns_once_every_line_submitted_is_in_the_file(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """A reader that must see the lines logged so far (a test, a report at exit) asks the
+    writer to flush rather than guessing how long its linger is."""
+    monkeypatch.setattr("jarvis.logs.writer._LINGER_SECONDS", 60.0)
+    path = tmp_path / "jarvis.jsonl"
+    writer = LogWriter(str(path), stdout=None).start()
+    try:
+        writer.submit(b'{"n":0}\n')
+        writer.submit_joined(b'{"n":1}\n{"n":2}\n', 2)
+        assert writer.flush(timeout=5)
+        assert read_json_lines(path) == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert writer.flush(timeout=0), "nothing queued: nothing to wait for"
+    finally:
+        writer.stop()
+
+
 def test_records_logged_before_stop_are_all_flushed(tmp_path):
     path = tmp_path / "jarvis.jsonl"
     writer = LogWriter(str(path), stdout=None, queue_size=100_000).start()

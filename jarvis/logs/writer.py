@@ -22,7 +22,7 @@ _MAX_BATCH_LINES = 4096
 # Lines wait this long for company before a write: one write per burst instead of per line.
 # Each wake-up of the writer costs the server's core a switch and its file a stat and a write:
 # at 5 ms that was 1.1 µs of CPU per access line under load, at 20 ms 0.4 µs. A queue half
-# full wakes it sooner (``submit``), so a small LOG_QUEUE_SIZE does not drop more for it.
+# full wakes it sooner (``submit``): a small LOG_QUEUE_SIZE is not left to fill meanwhile.
 _LINGER_SECONDS = 0.02
 # While lines keep coming the writer wakes on the linger's timer alone; only after this many
 # lingers without a line does it sleep until ``submit`` wakes it: waking a sleeping thread (a
@@ -44,7 +44,8 @@ class LogWriter:
         self._stdout = stdout
         self._capacity = queue_size
         # deque.append and popleft are atomic: the hot path takes no lock unless it has to
-        # wake the writer, which it only does when the writer is idle. An item is a line
+        # wake the writer, which it only does when the writer is idle or, once a linger, when
+        # the queue is half full. An item is a line
         # (``submit``) or several joined (``submit_joined``); the lines queued are the items
         # plus the lines beyond the first of each joined item: counted as submitted by the
         # one thread that calls ``submit_joined`` and as taken by the writer's, each counter

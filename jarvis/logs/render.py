@@ -31,33 +31,6 @@ def render_plain_json_line(event: dict[str, Any]) -> bytes:
         return render_json_line(event)
 
 
-def render_plain_json_lines(events: list[dict[str, Any]]) -> bytes:
-    """``render_plain_json_line`` of each event, joined, for events that all begin with a
-    ``timestamp`` field (the access lines of a batch): one orjson call for them all, cut
-    into lines where one object ends and the next begins. Outside the values, orjson writes
-    ``},{"timestamp":`` only there, as a quote inside a string is always escaped; a value
-    holding such objects (a list of them) would spell it too, so the cuts are counted first.
-    The events are rendered one by one instead when the count is off, or when one of them
-    fails to render as it is, so that the others are not held back."""
-    if not events:
-        return b""
-    try:
-        array = orjson.dumps(events)
-    except (TypeError, orjson.JSONEncodeError):
-        return _one_by_one(events)
-    if array.count(_BETWEEN_EVENTS) != len(events) - 1:
-        return _one_by_one(events)
-    return array[1:-1].replace(_BETWEEN_EVENTS, _EVENT_AFTER_EVENT) + b"\n"
-
-
-def _one_by_one(events: list[dict[str, Any]]) -> bytes:
-    return b"".join([render_plain_json_line(event) for event in events])
-
-
-_BETWEEN_EVENTS = b'},{"timestamp":'
-_EVENT_AFTER_EVENT = b'}\n{"timestamp":'
-
-
 def _text(value: Any) -> Any:
     if value is None or isinstance(value, bool | float):
         return value

@@ -37,7 +37,7 @@ from jarvis.logline import (
     Action,
 )
 from jarvis.logs.handler import sole_json_writer
-from jarvis.logs.render import render_plain_json_lines
+from jarvis.web.access_lines import AccessLineTemplates, Finished, milliseconds
 from jarvis.web.keys import REQUEST_FACTS_KEY
 from jarvis.web.request_facts import RequestFacts
 from jarvis.web.request_metrics import RequestSeries
@@ -78,15 +78,21 @@ class FinishedRequests:
     request they cost about twice as much (17 µs against 8 µs a request, measured under load:
     the code and data no longer in the CPU's caches). When its records reach one JSON log
     writer alone (``jarvis serve``), the lines skip the ``logging`` machinery (a record, a
-    handler, six processors: some 20 µs a line): built here (``access_events``: the fields, in
-    the order the processors would give them), rendered with one orjson call
-    (``render_plain_json_lines``) and queued to that writer in one go; else each goes through
-    ``logging`` as any other record (console lines, tests' own handlers)."""
+    handler, six processors: some 20 µs a line): rendered from templates
+    (``jarvis.web.access_lines``) as the lines of ``access_events`` (the fields, in the order
+    the processors would give them) and queued to that writer in one go; else each goes
+    through ``logging`` as any other record (console lines, tests' own handlers)."""
 
     def __init__(self, series: RequestSeries, logger: logging.Logger = ACCESS_LOGGER) -> None:
         self._series = series
         self._logger = logger
-        self._pending: list[_Finished] = []
+        self._pending: list[Finished] = []
+        self._lines = AccessLineTemplates(
+            logger.name,
+            (_MODULE, _FUNCTION, _LOG_CALL_LINE),
+            Action.HTTP_ACCESS,
+            lambda request: access_events(logger.name, [request])[0],
+        )
 
     def add(self, request: BaseRequest, response: StreamResponse, seconds: float) -> None:
         try:
@@ -129,16 +135,15 @@ class FinishedRequests:
         logger = self._logger
         if not logger.isEnabledFor(logging.INFO):
             return
-        events = access_events(logger.name, finished)
         writer = sole_json_writer(logger)
         if writer is not None:
-            writer.submit_joined(render_plain_json_lines(events), len(events))
+            writer.submit_joined(self._lines.render(finished), len(finished))
             return
-        for event in events:
+        for event in access_events(logger.name, finished):
             extra = {key: value for key, value in event.items() if key not in _RECORD_FIELDS}
             logger.info(event[MESSAGE], extra=extra)
 
-    def _count(self, finished: list[_Finished]) -> None:
+    def _count(self, finished: list[Finished]) -> None:
         """Each request in its series: grouped first, so that each series is updated once
         a batch (a batch of like requests is the usual case under load)."""
         durations_of: dict[tuple[str, str, int], list[float]] = {}
@@ -154,11 +159,6 @@ class FinishedRequests:
             record(method, route, status, durations)
 
 
-# What ``FinishedRequests.add`` keeps of a request: when it finished, method, path, status,
-# seconds from arrival to last byte, body bytes, user agent, and what the middleware learnt.
-_Finished = tuple[float, str, str, int, float, int | None, str, RequestFacts]
-
-
 def _line_calling(function: Callable[..., object], method: str) -> int:
     """The source line where ``function`` calls ``method``: what a LogRecord made there says."""
     for instruction in dis.get_instructions(function):
@@ -169,12 +169,14 @@ def _line_calling(function: Callable[..., object], method: str) -> int:
 
 
 # Lines written straight to the writer name the same code as those going through logging.
+_MODULE = "access_log"
+_FUNCTION = FinishedRequests.log.__name__
 _LOG_CALL_LINE = _line_calling(FinishedRequests.log, "info")
 # What a LogRecord says by itself; the rest goes in as ``extra``.
 _RECORD_FIELDS = frozenset({TIMESTAMP, LEVEL, LOGGER, MESSAGE, MODULE, FUNCTION, LINE})
 
 
-def access_events(logger_name: str, finished: list[_Finished]) -> list[dict[str, object]]:
+def access_events(logger_name: str, finished: list[Finished]) -> list[dict[str, object]]:
     """The access line of each finished request (what ``FinishedRequests.add`` kept of it),
     as the processors of ``jarvis.logs.processors`` would build it from the logging call in
     ``FinishedRequests.log``: same fields, same order."""
@@ -187,16 +189,15 @@ def access_events(logger_name: str, finished: list[_Finished]) -> list[dict[str,
             LOGGER: logger_name,
             MESSAGE: f"{method} {path} {status}",
             REQUEST_ID: request_id,
-            MODULE: "access_log",
-            FUNCTION: "log",
+            MODULE: _MODULE,
+            FUNCTION: _FUNCTION,
             LINE: _LOG_CALL_LINE,
             ACTION: Action.HTTP_ACCESS,
             "method": method,
             "path": path,
             ROUTE: facts.route,
             "status": status,
-            # Rounded to the microsecond: round(x, 3) costs three times as much.
-            DURATION_MS: int(seconds * 1_000_000 + 0.5) / 1000,
+            DURATION_MS: milliseconds(seconds),
             "bytes": size,
             "client": facts.client,
             "user_agent": user_agent,

@@ -5,10 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import orjson
-
-from jarvis.logs.render import render_plain_json_line, render_plain_json_lines
-
 SEED_FIELDS = {"timestamp", "level", "logger", "message", "module", "function", "line"}
 
 
@@ -79,35 +75,3 @@ async def test_unserialisable_extra_fields_are_rendered_as_text(jarvis_server):
     line = await server.wait_for_log(lambda line: line.get("message") == "odd")
     assert line["big"] == str(2**80)
     assert line["obj"].startswith("<object object")
-
-
-def test_a_batch_of_lines_is_cut_only_between_events_and_one_odd_event_holds_none_back():
-    """The access lines of a loop iteration are rendered together and cut where one event
-    ends: a value that spells that boundary, or one no JSON encoder takes as it is, changes
-    neither how many lines there are nor what the others say."""
-    forged = '/a"},{"timestamp":1}\n{"timestamp":2,"level":"ERROR'
-    events = [
-        {"timestamp": 1.5, "path": "/health", "n": 0},
-        {"timestamp": 2.5, "path": forged, "n": 1},
-        {"timestamp": 3.5, "user_agent": "bot\udcff/1", "n": 2},
-        {"timestamp": 4.5, "path": "/chat", "n": 3},
-    ]
-    text = render_plain_json_lines(events)
-    lines = text.split(b"\n")
-    assert lines[-1] == b"" and len(lines) == len(events) + 1
-    decoded = [orjson.loads(line) for line in lines[:-1]]
-    assert [line["n"] for line in decoded] == [0, 1, 2, 3]
-    assert decoded[1]["path"] == forged
-    assert decoded[2]["user_agent"] == "bot\\udcff/1", "the odd bytes are shown, not dropped"
-    assert decoded[3] == events[3]
-    assert render_plain_json_lines(events[1:2]) == render_plain_json_line(events[1])
-    assert render_plain_json_lines([]) == b""
-
-
-def test_a_value_holding_objects_that_begin_as_events_do_is_not_cut_either():
-    nested = [
-        {"timestamp": 1.5, "spans": [{"timestamp": 1.0, "n": "a"}, {"timestamp": 1.2}]},
-        {"timestamp": 2.5, "n": 1},
-    ]
-    lines = render_plain_json_lines(nested).split(b"\n")
-    assert [orjson.loads(line) for line in lines[:-1]] == nested and lines[-1] == b""

@@ -30,12 +30,12 @@ def stored_turns(path: Path) -> tuple[str, dict[str, list[tuple[str, str]]]]:
     db = sqlite3.connect(path)
     try:
         (integrity,) = db.execute("PRAGMA integrity_check").fetchone()
-        rows = db.execute("SELECT user_id, role, content FROM messages ORDER BY id").fetchall()
+        rows = db.execute("SELECT user_id, question, answer FROM turns ORDER BY id").fetchall()
     finally:
         db.close()
     by_user: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for user_id, role, content in rows:
-        by_user[user_id].append((role, content))
+    for user_id, question, answer in rows:
+        by_user[user_id] += (("user", question), ("assistant", answer))
     return integrity, by_user
 
 
@@ -133,6 +133,6 @@ async def test_a_full_disk_fails_the_chat_with_a_clear_503_and_stores_nothing_of
     assert (await chat("after"))[0] == 200
 
     with contextlib.closing(sqlite3.connect(small_disk.path / "memory.sqlite3")) as db:
-        rows = db.execute("SELECT content FROM messages WHERE user_id = 'rita' ORDER BY id")
-        contents = [content for (content,) in rows]
+        rows = db.execute("SELECT question, answer FROM turns WHERE user_id = 'rita' ORDER BY id")
+        contents = [content for turn in rows for content in turn]
     assert contents == ["before", "Echo: before", "after", "Echo: after"]

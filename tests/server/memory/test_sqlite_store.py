@@ -43,8 +43,8 @@ def query_file(path: str, sql: str, *params: object) -> list[tuple]:
         db.close()
 
 
-async def rows_in_file(path: str, user_id: str) -> int:
-    query = "SELECT COUNT(*) FROM messages WHERE user_id = ?"
+async def messages_in_file(path: str, user_id: str) -> int:
+    query = "SELECT 2 * COUNT(*) FROM turns WHERE user_id = ?"
     [(n,)] = await asyncio.to_thread(query_file, path, query, user_id)
     return n
 
@@ -68,7 +68,7 @@ async def test_history_is_oldest_first_and_limited_to_max_turns(memory, db_path)
     history = await memory.history("bob")
     assert [m["content"] for m in history] == sent[-6:]
     # Older turns are gone from the file too, not just hidden.
-    assert await rows_in_file(db_path, "bob") == 6
+    assert await messages_in_file(db_path, "bob") == 6
 
 
 async def test_users_do_not_see_each_other(memory):
@@ -155,7 +155,7 @@ async def test_a_closed_store_raises_and_counts_errors(memory, metrics):
 
 async def test_a_failing_query_is_a_counted_store_error(memory, metrics, db_path):
     # Someone else dropped the table under the running server.
-    await asyncio.to_thread(query_file, db_path, "DROP TABLE messages")
+    await asyncio.to_thread(query_file, db_path, "DROP TABLE turns")
     with pytest.raises(MemoryStoreError) as caught:
         await memory.history("ivy")
     assert "no such table" in str(caught.value)
@@ -242,7 +242,7 @@ async def test_many_users_at_once_each_keep_their_own_whole_turns(db_path, metri
         assert all(m["content"].startswith(f"{user} turn") for m in history[::2]), user
     assert seen == await reopened_histories(db_path, 6, users)
     assert count(metrics, "save", "ok") == 800
-    assert await rows_in_file(db_path, "user-7") == 6
+    assert await messages_in_file(db_path, "user-7") == 6
 
 
 async def test_one_user_chatting_many_times_at_once_keeps_whole_turns(db_path, metrics):
@@ -257,7 +257,7 @@ async def test_one_user_chatting_many_times_at_once_keeps_whole_turns(db_path, m
         await memory.close()
     assert len(history) == 10 and turns_are_whole(history)
     assert {m["content"] for m in history[::2]} <= set(questions)
-    assert await rows_in_file(db_path, "zoe") == 10
+    assert await messages_in_file(db_path, "zoe") == 10
     assert {"zoe": history} == await reopened_histories(db_path, 10, ["zoe"])
 
 
@@ -357,3 +357,68 @@ async def test_a_read_only_volume_is_a_store_error_naming_the_path(small_disk, m
         await SqliteMemory.open(path, 6, metrics)
     assert path in str(caught.value)
     assert "unable to open database file" in str(caught.value)
+
+
+# The layout files had before a turn was one row: a row per message, a turn's two at
+# consecutive ids, pruned to the last messages of each user.
+OLD_LAYOUT = """
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL
+);
+CREATE INDEX messages_by_user ON messages (user_id, id);
+"""
+
+
+def write_old_layout(path: str, rows: list[tuple[str, str, str]]) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.executescript(OLD_LAYOUT)
+        db.executemany("INSERT INTO messages (user_id, role, content) VALUES (?, ?, ?)", rows)
+    finally:
+        db.close()
+
+
+async def test_a_file_of_the_old_layout_keeps_every_turn_it_held(db_path, metrics):
+    """An upgraded server finds the histories its predecessor stored, in order; an answer left
+    alone by the old pruning (its question pruned) is not a turn and is not kept."""
+    write_old_layout(
+        db_path,
+        [
+            ("ada", "assistant", "orphan answer, its question pruned"),
+            ("ada", "user", "q1"),
+            ("ada", "assistant", "a1"),
+            ("bob", "user", "hello, bob here"),
+            ("bob", "assistant", "hi bob"),
+            ("ada", "user", "q2"),
+            ("ada", "assistant", "a2"),
+        ],
+    )
+    memory = await SqliteMemory.open(db_path, 6, metrics)
+    try:
+        assert [m["content"] for m in await memory.history("ada")] == ["q1", "a1", "q2", "a2"]
+        assert [m["role"] for m in await memory.history("bob")] == ["user", "assistant"]
+        await memory.save_turn("ada", "q3", "a3")
+    finally:
+        await memory.close()
+    tables = await asyncio.to_thread(
+        query_file, db_path, "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )
+    assert ("messages",) not in tables
+    reopened = await reopened_histories(db_path, 6, ["ada"])
+    assert [m["content"] for m in reopened["ada"]] == ["q1", "a1", "q2", "a2", "q3", "a3"]
+
+
+async def test_an_odd_limit_keeps_that_many_last_messages(db_path, metrics):
+    memory = await SqliteMemory.open(db_path, 5, metrics)
+    try:
+        for n in range(4):
+            await memory.save_turn("eve", f"q{n}", f"a{n}")
+        held = [m["content"] for m in await memory.history("eve")]
+    finally:
+        await memory.close()
+    assert held == ["a1", "q2", "a2", "q3", "a3"]
+    reopened = await reopened_histories(db_path, 5, ["eve"])
+    assert [m["content"] for m in reopened["eve"]] == held

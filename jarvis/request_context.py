@@ -1,9 +1,10 @@
-"""The request ID and trace context of the request being served, in a contextvar.
+"""What the server learnt about the request being served (its ID, trace, client and route),
+in a contextvar.
 
-Every log record made while serving a request reads them here (``jarvis.logs.processors``);
-the request-ID middleware sets them (``current_request``). Code that runs outside the
-handler's context, such as aiohttp's access logger, reads the copies kept on the request
-(``jarvis.web.request_facts``). Which IDs are acceptable is the log-line contract's rule
+The first step around every request sets it (``jarvis.web.middlewares``); every log record
+made while serving the request reads it (``jarvis.logs.processors``), as do the handlers and
+aiohttp's access logger, which runs in the request's own task after its last byte is sent.
+Which IDs are acceptable is the log-line contract's rule
 (``jarvis.logline.is_valid_request_id``), shared with ``jarvis-logs``.
 """
 
@@ -14,8 +15,12 @@ import random
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jarvis.logline import is_valid_request_id
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
@@ -26,10 +31,27 @@ class TraceContext:
     span_id: str
 
 
-# The ID and trace of the request being served: one variable, so a request sets it once.
-current_request: ContextVar[tuple[str | None, TraceContext | None]] = ContextVar(
-    "request", default=(None, None)
-)
+@dataclass(slots=True)
+class RequestFacts:
+    # Valid per ``jarvis.logline.REQUEST_ID_PATTERN``, so no character of it is one JSON
+    # escapes (access lines write it as it is); None only for a request aiohttp answered
+    # before the steps ran (malformed HTTP).
+    request_id: str | None
+    # None when the request came without a (valid) W3C trace.
+    trace: TraceContext | None
+    # The client behind our trusted proxies (step 2).
+    client: str
+    # The route template it is counted and logged under (``jarvis.web.responses.route_of``).
+    route: str
+    # The response whose headers went out, once they did: set by ``prepare_response`` for a
+    # handler that sends its own (``jarvis.web.middlewares``), for step 4.
+    started: web.StreamResponse | None = None
+
+
+# The facts of the request being served: one variable, set once a request. Read where the
+# request is at hand too: a request's own storage (``request[key]``) costs two Python calls
+# to set and one or three to read.
+current_request: ContextVar[RequestFacts | None] = ContextVar("request", default=None)
 
 
 def request_id_for(incoming: str | None) -> str:
@@ -106,8 +128,10 @@ def parse_traceparent(value: str | None) -> TraceContext | None:
 
 def get_request_id() -> str | None:
     """The ID of the request being served in this context, or None outside a request."""
-    return current_request.get()[0]
+    facts = current_request.get()
+    return None if facts is None else facts.request_id
 
 
 def get_trace() -> TraceContext | None:
-    return current_request.get()[1]
+    facts = current_request.get()
+    return None if facts is None else facts.trace

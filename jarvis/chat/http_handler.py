@@ -9,7 +9,8 @@ from aiohttp import web
 
 from jarvis.chat.intake import ChatInputError, RateLimited, Sender
 from jarvis.chat.service import ChatTurnError
-from jarvis.web.keys import CHAT_INTAKE, CHAT_SERVICE, request_id_of
+from jarvis.request_context import get_request_id
+from jarvis.web.keys import CHAT_INTAKE, CHAT_SERVICE
 from jarvis.web.middlewares.step2_client_address import client_address_of
 from jarvis.web.responses import error_body, json_response, too_many_requests
 
@@ -34,7 +35,7 @@ async def chat(request: web.Request) -> web.Response:
         answer = await request.app[CHAT_SERVICE].reply(chat_input, sender)
     except ChatTurnError as exc:
         return error_body(request, exc.status, exc.detail, stage=exc.stage)
-    return json_response({"response": answer, "request_id": request_id_of(request)})
+    return json_response({"response": answer, "request_id": get_request_id()})
 
 
 def _refused(request: web.Request, error: ChatInputError) -> web.Response:

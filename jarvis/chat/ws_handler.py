@@ -22,13 +22,13 @@ from jarvis.chat.service import ChatTurnError
 from jarvis.logline import ACTION, DURATION_MS, ERROR, STAGE, Action
 from jarvis.logs.handler import DirectLogger
 from jarvis.metrics import CounterSeries
+from jarvis.request_context import get_request_id
 from jarvis.web.keys import (
     CHAT_INTAKE,
     CHAT_SERVICE,
     METRICS,
     OPEN_SOCKETS,
     SETTINGS,
-    request_id_of,
 )
 from jarvis.web.middlewares import prepare_response
 from jarvis.web.middlewares.step2_client_address import client_address_of
@@ -107,7 +107,7 @@ class _Session:
         # Looked up once: the session runs after start-up, when both are in place.
         self._intake = self.app[CHAT_INTAKE]
         self._service = self.app[CHAT_SERVICE]
-        self.request_id = request_id_of(request)
+        self.request_id = get_request_id()
         self.started = time.perf_counter()
         self.messages_in = 0
         self.messages_out = 0

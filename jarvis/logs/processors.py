@@ -58,7 +58,8 @@ def add_base_fields(record: logging.LogRecord, event: Event) -> Event:
 def add_request_context(record: logging.LogRecord, event: Event) -> Event:
     # An ID given explicitly on the record wins: the access logger runs outside the
     # request's context and passes the ID it read from the request object.
-    current_id, trace = current_request.get()
+    facts = current_request.get()
+    current_id, trace = (None, None) if facts is None else (facts.request_id, facts.trace)
     request_id = getattr(record, REQUEST_ID, None) or current_id
     if request_id is not None:
         event[REQUEST_ID] = request_id
@@ -133,7 +134,8 @@ def event_of_call(
     written on every request (``jarvis.logs.handler.DirectLogger``); a processor added above
     for every line must be mirrored here (tests compare the two lines). ``fields`` must not
     name a ``LogRecord`` attribute, as ``extra=`` must not."""
-    current_id, trace = current_request.get()
+    facts = current_request.get()
+    current_id, trace = (None, None) if facts is None else (facts.request_id, facts.trace)
     event: Event = {
         TIMESTAMP: time.time(),
         LEVEL: _LEVEL_NAMES.get(level) or logging.getLevelName(level),

@@ -22,8 +22,8 @@
                                  (http_requests_total, http_request_duration_seconds),
                                  made together at the end of each loop iteration
 
-``keys.py`` names everything the application and a request carry (``request_facts.py``:
-what the middleware learnt); ``responses.py`` holds the
-error answers and route names the steps share; ``log_context.py`` gives the log fields that
+``keys.py`` names everything the application carries (what the steps learn of a request is
+its context's: ``jarvis.request_context``); ``responses.py`` holds the error answers and route
+names the steps share; ``log_context.py`` gives the log fields that
 name a request.
 """

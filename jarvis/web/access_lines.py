@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from jarvis.logs.render import render_plain_json_line
-from jarvis.web.request_facts import RequestFacts
+from jarvis.request_context import RequestFacts
 
 # What ``FinishedRequests.add`` keeps of a request: when it finished, method, path, status,
 # seconds from arrival to last byte, body bytes, user agent, and what the middleware learnt.

@@ -37,9 +37,8 @@ from jarvis.logline import (
     Action,
 )
 from jarvis.logs.handler import sole_json_writer
+from jarvis.request_context import RequestFacts, current_request
 from jarvis.web.access_lines import AccessLineTemplates, Finished, milliseconds
-from jarvis.web.keys import REQUEST_FACTS_KEY
-from jarvis.web.request_facts import RequestFacts
 from jarvis.web.request_metrics import RequestSeries
 from jarvis.web.responses import route_of
 
@@ -47,8 +46,9 @@ ACCESS_LOGGER = logging.getLogger("jarvis.access")
 
 
 class JsonAccessLogger(AbstractAccessLogger):
-    """aiohttp calls this outside the handler's context, where the request-ID contextvar is not
-    set (aiohttp issue 3787), so what the middleware learnt is read from the request instead.
+    """aiohttp calls this in the task that ran the request's handler (a task of its own for
+    each request, aiohttp 3.6 on), so what the steps learnt is the context's
+    (``current_request``).
 
     aiohttp builds one per connection; the class an app runs is ``writing_to``'s, whose
     connections all hand their finished requests to one ``FinishedRequests``: they are logged
@@ -95,10 +95,9 @@ class FinishedRequests:
         )
 
     def add(self, request: BaseRequest, response: StreamResponse, seconds: float) -> None:
-        try:
-            facts: RequestFacts = request[REQUEST_FACTS_KEY]
-        except KeyError:
-            # aiohttp answered before any middleware ran (a malformed request).
+        facts = current_request.get()
+        if facts is None:
+            # aiohttp answered before any step ran (a malformed request).
             facts = RequestFacts(None, None, request.remote or "unknown", route_of(request))
         # Body bytes when known up front; streamed responses report what they sent.
         # (Read from the header: ``content_length`` is three properties deep.)

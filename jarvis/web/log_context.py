@@ -7,23 +7,19 @@ from typing import Any
 from aiohttp import web
 
 from jarvis.logline import REQUEST_ID, SPAN_ID, TRACE_ID
-from jarvis.request_context import get_request_id, get_trace
-from jarvis.web.keys import REQUEST_FACTS_KEY
+from jarvis.request_context import current_request
 
 
 def create_log_context(request: web.Request | None = None, **fields: Any) -> dict[str, Any]:
     """Log fields for ``request``: its request ID, trace, method and path, plus ``fields``.
 
-    Meant as ``logger.info("chat_success", extra=create_log_context(request, user_id=...))``.
-    Without a request, the ID and trace of the request being served in this context.
+    Meant as ``logger.info("chat_success", extra=create_log_context(request, user_id=...))``,
+    where ``request`` is the request being served in this context, whose ID and trace these
+    are; without a request, those of the request being served, if any.
     """
-    context: dict[str, Any] = {}
-    facts = request.get(REQUEST_FACTS_KEY) if request is not None else None
-    if facts is not None:
-        context[REQUEST_ID], trace = facts.request_id, facts.trace
-    else:
-        context[REQUEST_ID] = get_request_id()
-        trace = get_trace() if request is None else None
+    facts = current_request.get()
+    context: dict[str, Any] = {REQUEST_ID: None if facts is None else facts.request_id}
+    trace = None if facts is None else facts.trace
     if trace is not None:
         context[TRACE_ID] = trace.trace_id
         context[SPAN_ID] = trace.span_id

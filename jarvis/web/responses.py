@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from jarvis.web.keys import request_id_of
+from jarvis.request_context import get_request_id
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -23,7 +23,7 @@ _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 def error_body(request: web.Request, status: int, error: str, **fields: object) -> web.Response:
     """A JSON error response carrying the request's ID."""
-    body = {"error": error, "status": status, "request_id": request_id_of(request), **fields}
+    body = {"error": error, "status": status, "request_id": get_request_id(), **fields}
     return json_response(body, status=status)
 
 

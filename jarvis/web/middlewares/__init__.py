@@ -8,11 +8,11 @@ first:
 4. ``step4_shutdown``: a request still running when a shutdown's grace period ends is
    answered 503 and logged, not dropped.
 
-What it learnt (``RequestFacts``) stays on the request for aiohttp's access logger
-(``jarvis.web.access_log``), which writes the access line and records the request's metrics
-once its last byte is sent. The request ID goes on every response: set here on a response
-the handler returns unsent, by ``prepare_response`` on one a handler sends itself (a
-WebSocket upgrade).
+What they learn (``RequestFacts``) is the request's context (``current_request``), where
+aiohttp's access logger (``jarvis.web.access_log``), running in the request's task, reads it
+to write the access line and record the request's metrics once its last byte is sent. The
+request ID goes on every response: set here on a response the handler returns, by
+``prepare_response`` on one a handler sends itself (a WebSocket upgrade).
 
 The steps are a middleware in all but aiohttp's mechanism: ``ObservedRoutes`` wraps each
 route's handler in them, and answers the requests no route matches (404, 405) through them
@@ -31,13 +31,13 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from multidict import istr
 
+from jarvis.request_context import current_request
 from jarvis.settings import Settings
-from jarvis.web.keys import REQUEST_FACTS_KEY, SETTINGS
+from jarvis.web.keys import SETTINGS
 from jarvis.web.middlewares.step1_request_id import RequestIdentity
 from jarvis.web.middlewares.step2_client_address import client_address
 from jarvis.web.middlewares.step3_errors import has_json_body, internal_error, json_error
 from jarvis.web.middlewares.step4_shutdown import InFlightRequests
-from jarvis.web.request_facts import RequestFacts
 from jarvis.web.responses import UNMATCHED
 
 # Matches every path: added after every route, it is what aiohttp's router finds last.
@@ -96,9 +96,9 @@ class ObservedRoutes:
         current_task = asyncio.current_task
 
         async def observed(request: web.Request) -> web.StreamResponse:
-            request_id, trace = bind(request)
-            facts = RequestFacts(request_id, trace, client_address(request, hops), route)
-            request[REQUEST_FACTS_KEY] = facts
+            facts = bind(request, client_address(request, hops), route)
+            request_id = facts.request_id
+            assert request_id is not None
             task = current_task()
             assert task is not None
             running.add(task)
@@ -132,8 +132,8 @@ async def prepare_response(request: web.Request, response: web.StreamResponse) -
     """Send ``response``'s headers with the request's ID, for a handler that sends its response
     itself (a WebSocket upgrade); step 4 hands it back as it is should a shutdown cut the
     handler off."""
-    facts = request.get(REQUEST_FACTS_KEY)
-    if facts is not None:
+    facts = current_request.get()
+    if facts is not None and facts.request_id is not None:
         response.headers[istr(request.app[SETTINGS].request_id_header)] = facts.request_id
         facts.started = response
     await response.prepare(request)

@@ -12,12 +12,13 @@ import ipaddress
 
 from aiohttp import hdrs, web
 
-from jarvis.web.keys import REQUEST_FACTS_KEY
+from jarvis.request_context import current_request
 
 
 def client_address_of(request: web.BaseRequest) -> str:
-    """The resolved client address (found by the middleware), else the socket's peer."""
-    facts = request.get(REQUEST_FACTS_KEY)
+    """The resolved client address (found by the steps, serving ``request``), else the
+    socket's peer."""
+    facts = current_request.get()
     if facts is not None:
         return facts.client
     return request.remote or "unknown"

@@ -23,7 +23,7 @@ from aiohttp import web
 from jarvis.chat.intake import Sender
 from jarvis.chat.outcomes import record_chat_error
 from jarvis.metrics import Metrics
-from jarvis.web.request_facts import RequestFacts
+from jarvis.request_context import RequestFacts
 from jarvis.web.responses import error_body
 
 SHUTDOWN_STAGE = "shutdown"

@@ -12,7 +12,7 @@ from support.jarvis_server import read_json_lines
 
 from jarvis.logs.handler import DirectLogger, JsonLogHandler, sole_json_writer
 from jarvis.logs.writer import LogWriter
-from jarvis.request_context import TraceContext, current_request
+from jarvis.request_context import RequestFacts, TraceContext, current_request
 
 FIELDS = {"action": "chat_success", "user_id": "ann", "response_length": 12, "llm_seconds": 0.5}
 
@@ -54,7 +54,11 @@ def without_time(line: dict) -> dict:
 
 @pytest.mark.parametrize(
     "context",
-    [(None, None), ("req-1", None), ("req-2", TraceContext("ab" * 16, "cd" * 8))],
+    [
+        None,
+        RequestFacts("req-1", None, "127.0.0.1", "/chat"),
+        RequestFacts("req-2", TraceContext("ab" * 16, "cd" * 8), "127.0.0.1", "/chat"),
+    ],
 )
 def test_a_direct_line_is_the_line_logging_writes(logged, tmp_path, context):
     """Same fields, same order, same values, the same code named: only the time differs."""
@@ -72,7 +76,7 @@ def test_a_direct_line_is_the_line_logging_writes(logged, tmp_path, context):
         **without_time(through_logging),
         "line": through_logging["line"] + 1,
     }
-    assert straight.get("request_id") == context[0]
+    assert straight.get("request_id") == (context and context.request_id)
     assert straight["module"] == "test_direct_logger"
     assert straight["function"] == "log_both_ways"
     assert isinstance(straight["timestamp"], float)

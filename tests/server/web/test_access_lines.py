@@ -6,10 +6,9 @@ import orjson
 
 from jarvis.logs.render import render_plain_json_line
 from jarvis.metrics import Metrics
-from jarvis.request_context import TraceContext
+from jarvis.request_context import RequestFacts, TraceContext
 from jarvis.web.access_lines import MAX_TEMPLATES
 from jarvis.web.access_log import FinishedRequests, access_events
-from jarvis.web.request_facts import RequestFacts
 from jarvis.web.request_metrics import RequestSeries
 
 TRACE = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")

@@ -14,9 +14,8 @@ from jarvis.logs.handler import JsonLogHandler
 from jarvis.logs.writer import LogWriter
 from jarvis.metrics import Metrics
 from jarvis.metrics_exposition import render_text
+from jarvis.request_context import RequestFacts, current_request
 from jarvis.web.access_log import FinishedRequests
-from jarvis.web.keys import REQUEST_FACTS_KEY
-from jarvis.web.request_facts import RequestFacts
 from jarvis.web.request_metrics import RequestSeries
 
 
@@ -161,8 +160,9 @@ async def test_the_last_iterations_lines_are_made_at_cleanup_once_not_twice(tmp_
     finished = FinishedRequests(RequestSeries(metrics), logger)
     try:
         request = make_mocked_request("GET", "/health", headers={"User-Agent": "probe"})
-        request[REQUEST_FACTS_KEY] = RequestFacts("cleanup-1", None, "127.0.0.1", "/health")
+        served = current_request.set(RequestFacts("cleanup-1", None, "127.0.0.1", "/health"))
         finished.add(request, web.json_response({"ok": True}), 0.002)
+        current_request.reset(served)
         await finished.on_cleanup(None)  # the loop has had no turn since
         writer.stop()
         made_at_cleanup = read_json_lines(tmp_path / "jarvis.jsonl")
@@ -192,8 +192,10 @@ async def test_an_iterations_lines_count_one_by_one_against_the_log_queue(tmp_pa
     try:
         for number in range(5):
             request = make_mocked_request("GET", f"/health?n={number}")
-            request[REQUEST_FACTS_KEY] = RequestFacts(f"q-{number}", None, "127.0.0.1", "/health")
+            facts = RequestFacts(f"q-{number}", None, "127.0.0.1", "/health")
+            served = current_request.set(facts)
             finished.add(request, web.json_response({"ok": True}), 0.001)
+            current_request.reset(served)
         finished.log()
         assert writer.lines_dropped == {"queue_full": 2, "write_error": 0}
         writer._thread_running = False

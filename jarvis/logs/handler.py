@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from types import CodeType
-from typing import Any
+from typing import Any, Final
 
 from jarvis.logs.processors import DEFAULT_PROCESSORS, Event, Processor, event_of_call, module_of
 from jarvis.logs.render import render_json_line, render_plain_json_line
@@ -25,28 +25,22 @@ class JsonLogHandler(logging.Handler):
         level: int = logging.NOTSET,
     ) -> None:
         super().__init__(level)
-        self._writer = writer
+        # Plain attributes, not properties: ``sole_json_writer`` reads both for every line a
+        # ``DirectLogger`` writes.
+        self.writer: Final = writer
         self._processors = tuple(processors)
-        self._renders_by_default = self._processors == DEFAULT_PROCESSORS
+        # True when this handler runs the default processors, so a line built as they would
+        # build it is the line it would write.
+        self.renders_by_default: Final = self._processors == DEFAULT_PROCESSORS
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             event: Event = {}
             for process in self._processors:
                 event = process(record, event)
-            self._writer.submit(render_json_line(event))
+            self.writer.submit(render_json_line(event))
         except Exception:
             self.handleError(record)
-
-    @property
-    def renders_by_default(self) -> bool:
-        """True when this handler runs the default processors, so a line built as they would
-        build it is the line it would write."""
-        return self._renders_by_default
-
-    @property
-    def writer(self) -> LogWriter:
-        return self._writer
 
 
 def sole_json_writer(logger: logging.Logger, level: int = logging.INFO) -> LogWriter | None:

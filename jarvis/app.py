@@ -88,6 +88,7 @@ def create_app(
     app.on_cleanup.append(finished.on_cleanup)
     app.cleanup_ctx.append(loop_lag_sampler(metrics.event_loop_lag_seconds))
     app.cleanup_ctx.append(_dependencies(settings, metrics, log_writer, llm, redis))
+    app.on_startup.append(in_flight.on_startup)
     # The grace period starts first: closing the WebSockets may take a while.
     app.on_shutdown.append(in_flight.on_shutdown)
     app.on_shutdown.append(_close_websockets)

@@ -99,7 +99,8 @@ class ObservedRoutes:
             facts = bind(request, client_address(request, hops), route)
             request_id = facts.request_id
             assert request_id is not None
-            task = current_task()
+            # Before start-up (never, under a runner) the loop is None: then the running one.
+            task = current_task(in_flight.loop)
             assert task is not None
             running.add(task)
             try:

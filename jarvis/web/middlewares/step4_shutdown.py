@@ -41,6 +41,14 @@ class InFlightRequests:
         # removed from both when done.
         self.running: set[asyncio.Task[Any]] = set()
         self.cut_off: set[asyncio.Task[Any]] = set()
+        # The server's loop, once started: the middleware asks it for the task at hand, as
+        # ``asyncio.current_task()`` asks the OS for the process ID to find the running loop
+        # (a system call a request, on Python 3.11).
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def on_startup(self, app: web.Application) -> None:
+        """Note the server's loop (an ``on_startup`` hook)."""
+        self.loop = asyncio.get_running_loop()
 
     def was_cut_off(self, task: asyncio.Task[Any]) -> bool:
         """Whether the cancellation ``task`` just caught was ours (the grace period ended)

@@ -30,6 +30,22 @@ def test_commits_follow_a_held_user_and_keep_their_last_messages():
     assert [m["content"] for m in recent.get("ann") or []] == ["c", "d", "e", "f"]
 
 
+def test_messages_pushed_out_give_their_budget_back_however_many_come_at_once():
+    """A budget of two users of two one-character messages: each user's turns push their
+    oldest messages out, and what those took is free again, so both users stay held; a
+    history read longer than the limit is held by its last messages only."""
+    recent = RecentHistory(max_messages=2, max_bytes=4 * ONE)
+    recent.fill("ann", [message(c) for c in "abcde"])
+    recent.fill("bob", [message("x"), message("y", "assistant")])
+    for turn in "fghijk":
+        recent.append("ann", [message(turn), message(turn.upper(), "assistant")])
+        recent.append("bob", [message(turn), message(turn.upper(), "assistant")])
+    assert [m["content"] for m in recent.get("ann") or []] == ["k", "K"]
+    assert [m["content"] for m in recent.get("bob") or []] == ["k", "K"]
+    recent.fill("cid", [message("z")])  # a fifth message: the least recent user goes
+    assert recent.get("ann") is None and recent.get("bob") is not None
+
+
 def test_the_least_recently_used_user_goes_first_when_the_text_budget_is_spent():
     recent = RecentHistory(max_messages=10, max_bytes=2 * ONE)
     recent.fill("ann", [message("a")])

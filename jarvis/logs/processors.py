@@ -56,8 +56,8 @@ def add_base_fields(record: logging.LogRecord, event: Event) -> Event:
 
 
 def add_request_context(record: logging.LogRecord, event: Event) -> Event:
-    # An ID given explicitly on the record wins: the access logger runs outside the
-    # request's context and passes the ID it read from the request object.
+    # An ID given explicitly on the record wins: access lines name their own request when
+    # they go through logging, made at the end of the loop iteration in a context of its own.
     facts = current_request.get()
     current_id, trace = (None, None) if facts is None else (facts.request_id, facts.trace)
     request_id = getattr(record, REQUEST_ID, None) or current_id

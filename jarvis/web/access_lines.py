@@ -1,15 +1,17 @@
 """The access lines of a loop iteration's requests, rendered from templates: byte for byte
-the lines orjson makes of ``access_events``' dicts, at less than half the cost.
+the lines orjson makes of ``access_events``' dicts, for two thirds of the cost.
 
-Under load, a loop iteration's requests are mostly alike: same method, path, status, body
-size, client and user agent. All that is rendered once per kind of request into three pieces
-of JSON text (a template) kept for the next ones; a line is then its template with the three
-values that change every time put between the pieces: the time it finished, its request ID
-and its duration. The numbers of the whole batch are rendered in one orjson call, as a list
-cut at its commas (numbers hold none). The request ID goes in as it is: IDs are checked at
-the door (``jarvis.logline.REQUEST_ID_PATTERN``), and none of the characters allowed there is
-one JSON escapes. A line that fits no template (no request ID: aiohttp answered a malformed
-request itself; text orjson refuses) is rendered from its dict as before.
+A route's requests are mostly alike: same method, path and status, the same logger and code
+named. All that is rendered once per kind of request into two pieces of JSON text (a template)
+kept for the next ones. Who sent a request (client and user agent) is rendered once per batch:
+under load a client sends many of a batch's requests, while over time many clients send a
+route's, so no template names one. A line is then its template and its sender with what
+changes every time put in between: the time it finished, its request ID, its duration and its
+body's size, the numbers of the whole batch rendered in one orjson call, as a list cut at its
+commas (numbers hold none). The request ID goes in as it is: IDs are checked at the door
+(``jarvis.logline.REQUEST_ID_PATTERN``), and none of the characters allowed there is one JSON
+escapes. A line without a request ID (aiohttp answered a malformed request itself), or with
+text orjson refuses (not valid Unicode), is rendered from its dict as before.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from jarvis.request_context import RequestFacts
 # seconds from arrival to last byte, body bytes, user agent, and what the middleware learnt.
 Finished = tuple[float, str, str, int, float, int | None, str, RequestFacts]
 
-# Kinds of request whose templates are kept: paths and user agents are the client's to
-# choose, so this many at most, all forgotten when full.
+# Kinds of request whose templates are kept: paths are the client's to choose (a 404 for
+# each), so this many at most, all forgotten when full.
 MAX_TEMPLATES = 1024
 
 _OPEN = b'{"timestamp":'
-_UNSEEN: Any = object()
+_BYTES = b',"bytes":'
 _CLOSE = b"}\n"
+_UNSEEN: Any = object()
 
 
 def milliseconds(seconds: float) -> float:
@@ -59,9 +62,9 @@ class AccessLineTemplates:
             + b',"line":' + orjson.dumps(line) + b',"action":' + orjson.dumps(action)
         )  # fmt: skip
         self._event_of = event_of
-        # Per kind of request, its pieces: before the request ID, between it and the duration,
-        # after the duration (the line unclosed, for the trace fields of a traced request).
-        self._templates: dict[tuple[object, ...], tuple[bytes, bytes, bytes] | None] = {}
+        # Per kind of request, its pieces: before the request ID, and between it and the
+        # duration.
+        self._templates: dict[tuple[str, str, int, str], tuple[bytes, bytes] | None] = {}
 
     @property
     def kinds_held(self) -> int:
@@ -70,52 +73,69 @@ class AccessLineTemplates:
     def render(self, finished: list[Finished]) -> bytes:
         """The access lines of ``finished``, in order, each ending in a newline."""
         numbers = orjson.dumps(
-            [value for request in finished for value in (request[0], milliseconds(request[4]))]
+            [
+                value
+                for request in finished
+                for value in (request[0], milliseconds(request[4]), request[5])
+            ]
         )[1:-1].split(b",")
         templates = self._templates
+        # Who sent them (client and user agent), each sender rendered once a batch.
+        senders: dict[tuple[str, str], bytes | None] = {}
         parts: list[bytes] = []
-        index = 0
+        at = 0
         for request in finished:
-            _, method, path, status, _, size, user_agent, facts = request
-            kind = (method, path, status, size, user_agent, facts.client, facts.route)
+            _, method, path, status, _, _, user_agent, facts = request
+            kind = (method, path, status, facts.route)
             template = templates.get(kind, _UNSEEN)
             if template is _UNSEEN:
                 template = self._template(kind)
+            sender = (facts.client, user_agent)
+            sent_by = senders.get(sender, _UNSEEN)
+            if sent_by is _UNSEEN:
+                sent_by = senders[sender] = _sender(*sender)
             request_id = facts.request_id
-            if template is None or request_id is None:
+            if template is None or sent_by is None or request_id is None:
                 parts.append(render_plain_json_line(self._event_of(request)))
             else:
-                head, middle, tail = template
+                head, middle = template
                 trace = facts.trace
                 parts += (
-                    _OPEN, numbers[index], head, request_id.encode(), middle,
-                    numbers[index + 1], tail,
+                    _OPEN, numbers[at], head, request_id.encode(), middle, numbers[at + 1],
+                    _BYTES, numbers[at + 2], sent_by,
                     _CLOSE if trace is None else _trace_fields(trace.trace_id, trace.span_id),
                 )  # fmt: skip
-            index += 2
+            at += 3
         return b"".join(parts)
 
-    def _template(self, kind: tuple[Any, ...]) -> tuple[bytes, bytes, bytes] | None:
+    def _template(self, kind: tuple[str, str, int, str]) -> tuple[bytes, bytes] | None:
         """The pieces of lines of ``kind``, kept; None, kept too, when orjson refuses a value
-        (text that is not valid Unicode): such lines are rendered from their dicts."""
+        (a path that is not valid Unicode): such lines are rendered from their dicts."""
         if len(self._templates) >= MAX_TEMPLATES:
             self._templates.clear()
-        method, path, status, size, user_agent, client, route = kind
+        method, path, status, route = kind
         dumps = orjson.dumps
         try:
-            template: tuple[bytes, bytes, bytes] | None = (
+            template: tuple[bytes, bytes] | None = (
                 b',"level":"INFO","logger":' + self._logger
                 + b',"message":' + dumps(f"{method} {path} {status}") + b',"request_id":"',
                 b'"' + self._code + b',"method":' + dumps(method) + b',"path":' + dumps(path)
                 + b',"route":' + dumps(route) + b',"status":' + dumps(status)
                 + b',"duration_ms":',
-                b',"bytes":' + dumps(size) + b',"client":' + dumps(client)
-                + b',"user_agent":' + dumps(user_agent),
             )  # fmt: skip
-        except (TypeError, orjson.JSONEncodeError):
+        except orjson.JSONEncodeError:
             template = None
         self._templates[kind] = template
         return template
+
+
+def _sender(client: str, user_agent: str) -> bytes | None:
+    """The fields naming who sent a request; None when orjson refuses one (text that is not
+    valid Unicode, as a header's undecodable bytes are)."""
+    try:
+        return b',"client":' + orjson.dumps(client) + b',"user_agent":' + orjson.dumps(user_agent)
+    except orjson.JSONEncodeError:
+        return None
 
 
 def _trace_fields(trace_id: str, span_id: str) -> bytes:

@@ -7,7 +7,7 @@ import orjson
 from jarvis.logs.render import render_plain_json_line
 from jarvis.metrics import Metrics
 from jarvis.request_context import RequestFacts, TraceContext
-from jarvis.web.access_lines import MAX_TEMPLATES
+from jarvis.web.access_lines import MAX_TEMPLATES, AccessLineTemplates
 from jarvis.web.access_log import FinishedRequests, access_events
 from jarvis.web.request_metrics import RequestSeries
 
@@ -45,21 +45,38 @@ def test_a_batch_of_every_kind_of_line_renders_as_its_dicts_do():
         finished('/a "quoted"\npath\\ with, commas', user_agent='ua"}\n{"forged":1'),
         finished("/café/日本", user_agent="\x00\x1f\u2028"),
         finished(seconds=12_345.678_9, client="2001:db8::1"),
-        finished("/bad-\udcff-bytes", user_agent="agent-\udcfe"),  # not valid Unicode
+        # What separates two texts in the batch's list, inside one of them.
+        finished(user_agent='a","b', client='","'),
+        finished(user_agent="", client=""),
+        finished(user_agent='\\","\\', trace=TRACE),
+        finished("/bad-\udcff-bytes"),  # a path that is not valid Unicode
     ]
-    rendered = FinishedRequests(RequestSeries(Metrics.create()))._lines.render(batch)
+    rendered = lines().render(batch)
     assert rendered == lines_of_dicts(batch)
-    lines = rendered.splitlines()
-    assert len(lines) == len(batch)
-    assert orjson.loads(lines[5])["user_agent"] == 'ua"}\n{"forged":1'
-    assert orjson.loads(lines[2])["trace_id"] == TRACE.trace_id
-    assert "request_id" not in orjson.loads(lines[3])
-    assert orjson.loads(lines[8])["path"] == "/bad-\\udcff-bytes", "odd bytes shown, not dropped"
+    decoded = [orjson.loads(line) for line in rendered.splitlines()]
+    assert len(decoded) == len(batch)
+    assert decoded[5]["user_agent"] == 'ua"}\n{"forged":1'
+    assert decoded[2]["trace_id"] == TRACE.trace_id
+    assert "request_id" not in decoded[3]
+    assert (decoded[8]["client"], decoded[8]["user_agent"]) == ('","', 'a","b')
+    assert decoded[11]["path"] == "/bad-\\udcff-bytes", "odd bytes shown, not dropped"
+
+
+def test_a_batch_holding_a_user_agent_that_is_not_valid_unicode_renders_as_its_dicts_do():
+    batch = [finished(), finished(user_agent="agent-\udcfe"), finished(trace=TRACE)]
+    rendered = lines().render(batch)
+    assert rendered == lines_of_dicts(batch)
+    assert orjson.loads(rendered.splitlines()[1])["user_agent"] == "agent-\\udcfe"
 
 
 def test_templates_kept_are_bounded_whatever_paths_clients_send():
-    lines = FinishedRequests(RequestSeries(Metrics.create()))._lines
+    templates = lines()
     for start in range(0, 3 * MAX_TEMPLATES, 500):
         batch = [finished(f"/random/{number}") for number in range(start, start + 500)]
-        assert lines.render(batch) == lines_of_dicts(batch)
-        assert lines.kinds_held <= MAX_TEMPLATES
+        assert templates.render(batch) == lines_of_dicts(batch)
+        assert templates.kinds_held <= MAX_TEMPLATES
+
+
+def lines() -> AccessLineTemplates:
+    """The templates the access log renders its lines with."""
+    return FinishedRequests(RequestSeries(Metrics.create()))._lines

@@ -3,9 +3,9 @@ the lines orjson makes of ``access_events``' dicts, for two thirds of the cost.
 
 A route's requests are mostly alike: same method, path and status, the same logger and code
 named. All that is rendered once per kind of request into two pieces of JSON text (a template)
-kept for the next ones. Who sent a request (client and user agent) is rendered once per batch:
-under load a client sends many of a batch's requests, while over time many clients send a
-route's, so no template names one. A line is then its template and its sender with what
+kept for the next ones. Who sent a request (client and user agent) is rendered once per sender
+and kept apart: many clients send a route's requests, and a template naming the sender would
+be missed by most of them. A line is then its template and its sender with what
 changes every time put in between: the time it finished, its request ID, its duration and its
 body's size, the numbers of the whole batch rendered in one orjson call, as a list cut at its
 commas (numbers hold none). The request ID goes in as it is: IDs are checked at the door
@@ -28,9 +28,11 @@ from jarvis.request_context import RequestFacts
 # seconds from arrival to last byte, body bytes, user agent, and what the middleware learnt.
 Finished = tuple[float, str, str, int, float, int | None, str, RequestFacts]
 
-# Kinds of request whose templates are kept: paths are the client's to choose (a 404 for
-# each), so this many at most, all forgotten when full.
+# Kinds of request whose templates are kept, and senders: paths, clients and user agents are
+# the client's to choose, so this many of each at most, all forgotten when full. A sender
+# costs little to render again (0.3 µs), a template more.
 MAX_TEMPLATES = 1024
+MAX_SENDERS = 4096
 
 _OPEN = b'{"timestamp":'
 _BYTES = b',"bytes":'
@@ -65,10 +67,16 @@ class AccessLineTemplates:
         # Per kind of request, its pieces: before the request ID, and between it and the
         # duration.
         self._templates: dict[tuple[str, str, int, str], tuple[bytes, bytes] | None] = {}
+        # Per sender (client, user agent), the fields naming it.
+        self._senders: dict[tuple[str, str], bytes | None] = {}
 
     @property
     def kinds_held(self) -> int:
         return len(self._templates)
+
+    @property
+    def senders_held(self) -> int:
+        return len(self._senders)
 
     def render(self, finished: list[Finished]) -> bytes:
         """The access lines of ``finished``, in order, each ending in a newline."""
@@ -79,9 +87,7 @@ class AccessLineTemplates:
                 for value in (request[0], milliseconds(request[4]), request[5])
             ]
         )[1:-1].split(b",")
-        templates = self._templates
-        # Who sent them (client and user agent), each sender rendered once a batch.
-        senders: dict[tuple[str, str], bytes | None] = {}
+        templates, senders = self._templates, self._senders
         parts: list[bytes] = []
         at = 0
         for request in finished:
@@ -93,7 +99,7 @@ class AccessLineTemplates:
             sender = (facts.client, user_agent)
             sent_by = senders.get(sender, _UNSEEN)
             if sent_by is _UNSEEN:
-                sent_by = senders[sender] = _sender(*sender)
+                sent_by = self._sender(sender)
             request_id = facts.request_id
             if template is None or sent_by is None or request_id is None:
                 parts.append(render_plain_json_line(self._event_of(request)))
@@ -128,14 +134,21 @@ class AccessLineTemplates:
         self._templates[kind] = template
         return template
 
-
-def _sender(client: str, user_agent: str) -> bytes | None:
-    """The fields naming who sent a request; None when orjson refuses one (text that is not
-    valid Unicode, as a header's undecodable bytes are)."""
-    try:
-        return b',"client":' + orjson.dumps(client) + b',"user_agent":' + orjson.dumps(user_agent)
-    except orjson.JSONEncodeError:
-        return None
+    def _sender(self, sender: tuple[str, str]) -> bytes | None:
+        """The fields naming who sent a request, kept; None, kept too, when orjson refuses one
+        (text that is not valid Unicode, as a header's undecodable bytes are)."""
+        if len(self._senders) >= MAX_SENDERS:
+            self._senders.clear()
+        client, user_agent = sender
+        fields: bytes | None
+        try:
+            fields = (
+                b',"client":' + orjson.dumps(client) + b',"user_agent":' + orjson.dumps(user_agent)
+            )
+        except orjson.JSONEncodeError:
+            fields = None
+        self._senders[sender] = fields
+        return fields
 
 
 def _trace_fields(trace_id: str, span_id: str) -> bytes:

@@ -7,7 +7,7 @@ import orjson
 from jarvis.logs.render import render_plain_json_line
 from jarvis.metrics import Metrics
 from jarvis.request_context import RequestFacts, TraceContext
-from jarvis.web.access_lines import MAX_TEMPLATES, AccessLineTemplates
+from jarvis.web.access_lines import MAX_SENDERS, MAX_TEMPLATES, AccessLineTemplates
 from jarvis.web.access_log import FinishedRequests, access_events
 from jarvis.web.request_metrics import RequestSeries
 
@@ -75,6 +75,17 @@ def test_templates_kept_are_bounded_whatever_paths_clients_send():
         batch = [finished(f"/random/{number}") for number in range(start, start + 500)]
         assert templates.render(batch) == lines_of_dicts(batch)
         assert templates.kinds_held <= MAX_TEMPLATES
+
+
+def test_senders_kept_are_bounded_whatever_clients_and_user_agents_come():
+    templates = lines()
+    for start in range(0, 3 * MAX_SENDERS, 1000):
+        batch = [
+            finished(user_agent=f"agent/{number}", client=f"10.0.{number // 256}.{number % 256}")
+            for number in range(start, start + 1000)
+        ]
+        assert templates.render(batch) == lines_of_dicts(batch)
+        assert templates.senders_held <= MAX_SENDERS
 
 
 def lines() -> AccessLineTemplates:

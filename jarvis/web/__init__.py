@@ -17,13 +17,13 @@
       GET  /metrics metrics_endpoint ──► metrics_exposition.py
       │
       ▼
-    access_log                   once the last byte is sent: one JSON line per request,
-                                 through logs/ to stdout and file, and request_metrics
-                                 (http_requests_total, http_request_duration_seconds),
-                                 made together at the end of each loop iteration
+    access_log                   once the last byte is sent: one JSON line per request
+                                 (rendered by access_lines), through logs/ to stdout and
+                                 file, and request_metrics (http_requests_total,
+                                 http_request_duration_seconds), made together at the end of
+                                 each loop iteration
 
 ``keys.py`` names everything the application carries (what the steps learn of a request is
 its context's: ``jarvis.request_context``); ``responses.py`` holds the error answers and route
-names the steps share; ``log_context.py`` gives the log fields that
-name a request.
+names the steps share; ``log_context.py`` gives the log fields that name a request.
 """

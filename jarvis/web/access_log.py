@@ -47,8 +47,8 @@ ACCESS_LOGGER = logging.getLogger("jarvis.access")
 
 class JsonAccessLogger(AbstractAccessLogger):
     """aiohttp calls this in the task that ran the request's handler (a task of its own for
-    each request, aiohttp 3.6 on), so what the steps learnt is the context's
-    (``current_request``).
+    each request, so that each has a context of its own: aiohttp issue 3406), so what the
+    steps learnt is the context's (``current_request``).
 
     aiohttp builds one per connection; the class an app runs is ``writing_to``'s, whose
     connections all hand their finished requests to one ``FinishedRequests``: they are logged

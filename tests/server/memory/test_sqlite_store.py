@@ -411,6 +411,30 @@ async def test_a_file_of_the_old_layout_keeps_every_turn_it_held(db_path, metric
     assert [m["content"] for m in reopened["ada"]] == ["q1", "a1", "q2", "a2", "q3", "a3"]
 
 
+async def test_a_conversion_the_disk_cannot_hold_loses_nothing_and_runs_once_there_is_room(
+    small_disk, metrics
+):
+    """Converting writes every turn again before the old table goes: on a full disk the store
+    does not open, says why, and the file keeps its old layout whole; with room, it converts."""
+    path = str(small_disk.path / "memory.sqlite3")
+    answer = "a long answer " * 500
+    rows = []
+    for n in range(100):
+        rows += [(f"user-{n % 10}", "user", f"q{n}"), (f"user-{n % 10}", "assistant", answer)]
+    write_old_layout(path, rows)
+    small_disk.fill(leave_bytes=64 * 1024)
+    with pytest.raises(MemoryStoreError, match="cannot open conversation memory") as caught:
+        await SqliteMemory.open(path, 1000, metrics)
+    assert "full" in str(caught.value)
+    old_rows = "SELECT user_id, role, content FROM messages ORDER BY id"
+    assert await asyncio.to_thread(query_file, path, old_rows) == rows
+    small_disk.free_up()
+    reopened = await reopened_histories(path, 1000, ["user-3"])
+    assert [m["content"] for m in reopened["user-3"]] == [
+        text for n in range(3, 100, 10) for text in (f"q{n}", answer)
+    ]
+
+
 async def test_an_odd_limit_keeps_that_many_last_messages(db_path, metrics):
     memory = await SqliteMemory.open(db_path, 5, metrics)
     try:

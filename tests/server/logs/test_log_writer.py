@@ -236,3 +236,34 @@ def test_a_fragment_that_cannot_be_cut_off_is_ended_by_the_next_write(
     whole = [orjson.loads(line)["n"] for line in lines if line != fragment]
     assert whole[0] == 0 and whole[-1] == 20
     assert len(whole) - 1 + writer.lines_dropped["write_error"] == 20
+
+
+def test_lines_lost_to_an_unwritable_log_file_are_each_counted_joined_or_not(tmp_path):
+    """A log directory replaced by a file: every line of the batches that could not be written
+    counts as dropped, one by one, whether it came alone or joined with others; once the
+    directory is back, writing resumes."""
+    directory = tmp_path / "logs"
+    directory.mkdir()
+    path = directory / "jarvis.jsonl"
+    writer = LogWriter(str(path), stdout=None).start()
+    writer.submit(orjson.dumps({"n": 0}) + b"\n")
+    assert writer.flush()
+    path.unlink()
+    directory.rmdir()
+    directory.write_text("not a directory")
+
+    writer.submit_joined(b"".join(orjson.dumps({"n": n}) + b"\n" for n in range(1, 4)), 3)
+    writer.submit(orjson.dumps({"n": 4}) + b"\n")
+    writer.submit_joined(b"".join(orjson.dumps({"n": n}) + b"\n" for n in range(5, 7)), 2)
+    assert writer.flush()
+    assert writer.lines_dropped == {"queue_full": 0, "write_error": 6}
+    assert "logs" in (writer.last_error or "")
+
+    directory.unlink()
+    directory.mkdir()
+    writer.submit_joined(b"".join(orjson.dumps({"n": n}) + b"\n" for n in range(7, 9)), 2)
+    writer.stop()
+    assert read_json_lines(path) == [{"n": 7}, {"n": 8}]
+    assert writer.lines_dropped["write_error"] == 6
+    # What was counted in is counted out: the queue has its whole room again.
+    assert writer._queued_lines() == 0

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from types import CodeType
 from typing import Any, Final
 
-from jarvis.logs.processors import DEFAULT_PROCESSORS, Event, Processor, event_of_call, module_of
-from jarvis.logs.render import render_json_line, render_plain_json_line
+from jarvis.logs.direct_lines import DirectLineTemplates
+from jarvis.logs.processors import DEFAULT_PROCESSORS, Event, Processor, module_of
+from jarvis.logs.render import render_json_line
 from jarvis.logs.writer import LogWriter
 
 
@@ -88,6 +89,7 @@ class DirectLogger:
         # bytecode and constants (0.3 µs for a 70-line function); each entry holds its code
         # object, so no other can take that ``id`` while it is kept.
         self._call_sites: dict[tuple[int, int], tuple[CodeType, tuple[str, str, int]]] = {}
+        self._lines = DirectLineTemplates(name)
 
     def debug(self, message: str, fields: Mapping[str, Any]) -> None:
         self._log(logging.DEBUG, message, fields)
@@ -124,5 +126,4 @@ class DirectLogger:
                 self._call_sites.clear()  # code made at run time, over and over
             code = (module_of(code_object.co_filename), code_object.co_name, caller.f_lineno)
             self._call_sites[site] = (code_object, code)
-        event = event_of_call(level, logger.name, message, code, fields)
-        writer.submit(render_plain_json_line(event))
+        writer.submit(self._lines.render(level, message, code, fields))

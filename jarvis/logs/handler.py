@@ -108,7 +108,7 @@ class DirectLogger:
 
     def _log(self, level: int, message: str, fields: Mapping[str, Any]) -> None:
         logger = self.logger
-        if not logger.isEnabledFor(level) or logger.disabled:
+        if not logger.isEnabledFor(level):  # False too when the logger is disabled
             return
         writer = sole_json_writer(logger, level)
         if writer is None:

@@ -54,12 +54,14 @@ class RecentHistory:
         """Add messages the database has just committed, if the user is held; a user not held
         is read whole from the database the next time. The messages are held as they are: the
         caller hands them over (a committed turn's own), keeping no reference."""
-        held = self._users.get(user_id)
+        users = self._users
+        held = users.get(user_id)
         if held is None:
             return
         self._hold(user_id, held, messages)
-        self._users.move_to_end(user_id)
-        self._forget_least_recent()
+        users.move_to_end(user_id)
+        if self._bytes > self._max_bytes:
+            self._forget_least_recent()
 
     def forget(self, user_id: str) -> None:
         """Drop the user's copy, so the next read goes to the database."""

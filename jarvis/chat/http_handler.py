@@ -18,7 +18,8 @@ _STATUS_OF_STAGE = {"body_too_large": 413, "parse": 400, "validation": 422}
 
 
 async def chat(request: web.Request) -> web.Response:
-    intake = request.app[CHAT_INTAKE]
+    app = request.app  # a property two calls deep: read once
+    intake = app[CHAT_INTAKE]
     sender = Sender("http", "/chat", client_address_of(request), request.secure)
     try:
         raw = await request.read()
@@ -32,7 +33,7 @@ async def chat(request: web.Request) -> web.Response:
         raise too_many_requests(limited.retry_after_seconds) from None
 
     try:
-        answer = await request.app[CHAT_SERVICE].reply(chat_input, sender)
+        answer = await app[CHAT_SERVICE].reply(chat_input, sender)
     except ChatTurnError as exc:
         return error_body(request, exc.status, exc.detail, stage=exc.stage)
     return json_response({"response": answer, "request_id": get_request_id()})

@@ -88,9 +88,12 @@ class ChatIntake:
             await self._take_token(sender, None)
             self._count_refusal(error, sender)
             raise
-        await self._take_token(sender, claimed_user_id(payload, self._max_user_id_chars))
+        claimed = claimed_user_id(payload, self._max_user_id_chars)
+        await self._take_token(sender, claimed)
         try:
-            return validate_chat_payload(payload, self._max_message_chars, self._max_user_id_chars)
+            return validate_chat_payload(
+                payload, self._max_message_chars, self._max_user_id_chars, checked_user_id=claimed
+            )
         except ChatInputError as error:
             self._count_refusal(error, sender)
             raise
@@ -146,9 +149,13 @@ def claimed_user_id(payload: Any, max_user_id_chars: int) -> str | None:
 
 
 def validate_chat_payload(
-    payload: Any, max_message_chars: int, max_user_id_chars: int
+    payload: Any,
+    max_message_chars: int,
+    max_user_id_chars: int,
+    checked_user_id: str | None = None,
 ) -> ChatInput:
-    """Check a decoded payload has a non-empty ``message`` and a well-formed ``user_id``."""
+    """Check a decoded payload has a non-empty ``message`` and a well-formed ``user_id``;
+    ``checked_user_id`` is what ``claimed_user_id`` found in it, not checked again."""
     if not isinstance(payload, dict):
         raise ChatInputError("validation", "body must be a JSON object")
     user_id = payload.get("user_id")
@@ -166,7 +173,7 @@ def validate_chat_payload(
         problems.append("'user_id' is required")
     elif not isinstance(user_id, str):
         problems.append("'user_id' must be a string")
-    elif not _is_well_formed_user_id(user_id, max_user_id_chars):
+    elif user_id is not checked_user_id and not _is_well_formed_user_id(user_id, max_user_id_chars):
         problems.append(
             f"'user_id' must be 1-{max_user_id_chars} characters of letters, digits and ._@:+-"
         )

@@ -64,6 +64,10 @@ class CountedOperation:
     def __enter__(self) -> None:
         return None
 
+    def succeeded(self) -> None:
+        """Count one operation that could not fail, as leaving the ``with`` would."""
+        self._ok.inc()
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

@@ -57,12 +57,15 @@ class SqliteMemory:
     async def history(self, user_id: str) -> ChatHistory:
         """The user's last ``max_turns`` messages, oldest first (``ChatHistory``: the list is
         the caller's, the messages read-only, most often the very ones held in process)."""
+        if self._thread is not None:
+            # Most turns: no ``with`` to enter and leave for a read that cannot fail.
+            held = self._recent.get(user_id)
+            if held is not None:
+                self._counted.load.succeeded()
+                return held
         with self._counted.load:
             if self._thread is None:
                 raise MemoryStoreError("conversation memory is closed")
-            held = self._recent.get(user_id)
-            if held is not None:
-                return held
             messages: ChatHistory = await self._submit(ReadHistory(user_id))
             return messages
 

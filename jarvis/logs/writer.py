@@ -50,8 +50,8 @@ class LogWriter:
         # deque.append and popleft are atomic: the hot path takes no lock unless it has to
         # wake the writer, which it only does when the writer is idle or, once a linger, when
         # the queue is half full. An item is a line (``submit``) or several joined with their
-        # number (``submit_joined``): the writer never counts a batch's newlines, which cost
-        # more than the write itself (a byte at a time, some 2,000 instructions a line). The
+        # number (``submit_joined``): the writer never counts a batch's newlines, which went
+        # a byte at a time (some 2,000 instructions a line, on the server's core). The
         # lines queued are the items plus the lines beyond the first of each joined item:
         # counted as submitted by the one thread that calls ``submit_joined`` and as taken by
         # the writer's, each counter written by one thread only, so no lock is needed.

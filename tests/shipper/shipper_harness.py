@@ -126,7 +126,27 @@ class ShipperProcess:
             if done >= expected_shipped and metrics["shipper_lag_bytes"] == 0:
                 return
             await asyncio.sleep(0.2)
-        raise AssertionError(f"shipper not caught up: {metrics}")
+        raise AssertionError(f"shipper not caught up: {metrics}\n{self.evidence()}")
+
+    def evidence(self) -> str:
+        """What a failure leaves to explain it: the log directory's files (inode, size), the
+        shipper's saved registry, which says what it holds of each, and its last words."""
+        files = []
+        for path in sorted(self.log_path.parent.glob(self.log_path.name + "*")):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                files.append(f"  {path.name}: inode {stat.st_ino}, {stat.st_size} bytes")
+        saved = []
+        for path in sorted(self.state_dir.glob("*")):
+            with contextlib.suppress(OSError):
+                saved.append(f"{path.name}: {path.read_text(errors='replace')[:20_000]}")
+        stderr = ""
+        with contextlib.suppress(OSError):
+            stderr = self.stderr_path.read_text(errors="replace")[-4_000:]
+        return (
+            "files:\n" + "\n".join(files) + "\nstate:\n" + "\n".join(saved)
+            + "\nits stderr, the end:\n" + stderr
+        )  # fmt: skip
 
 
 def backup_names(directory: Path, prefix: str = "app.jsonl") -> list[str]:

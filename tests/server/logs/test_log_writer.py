@@ -267,3 +267,16 @@ def test_lines_lost_to_an_unwritable_log_file_are_each_counted_joined_or_not(tmp
     assert writer.lines_dropped["write_error"] == 6
     # What was counted in is counted out: the queue has its whole room again.
     assert writer._queued_lines() == 0
+
+
+def test_a_record_of_several_lines_takes_one_place_in_the_queue(tmp_path):
+    """A console record with a traceback is several lines of text but one record: it is
+    counted in and out of the queue once, so the queue's room never drifts."""
+    path = tmp_path / "jarvis.jsonl"
+    writer = LogWriter(str(path), stdout=None, queue_size=4).start()
+    for n in range(3):
+        writer.submit(f"record {n}: failed\nTraceback (most recent call last):\n  boom\n".encode())
+    writer.stop()
+    assert path.read_text().count("Traceback") == 3
+    assert writer.lines_dropped == {"queue_full": 0, "write_error": 0}
+    assert writer._queued_lines() == 0

@@ -132,6 +132,7 @@ def get_request_id() -> str | None:
     return None if facts is None else facts.request_id
 
 
-def get_trace() -> TraceContext | None:
+def get_id_and_trace() -> tuple[str | None, TraceContext | None]:
+    """The ID and trace of the request being served in this context; Nones outside one."""
     facts = current_request.get()
-    return None if facts is None else facts.trace
+    return (None, None) if facts is None else (facts.request_id, facts.trace)

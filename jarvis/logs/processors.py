@@ -36,7 +36,7 @@ from jarvis.logline import (
     TRACEBACK,
     Action,
 )
-from jarvis.request_context import current_request
+from jarvis.request_context import get_id_and_trace
 
 Event = dict[str, Any]
 Processor = Callable[[logging.LogRecord, Event], Event]
@@ -58,8 +58,7 @@ def add_base_fields(record: logging.LogRecord, event: Event) -> Event:
 def add_request_context(record: logging.LogRecord, event: Event) -> Event:
     # An ID given explicitly on the record wins: access lines name their own request when
     # they go through logging, made at the end of the loop iteration in a context of its own.
-    facts = current_request.get()
-    current_id, trace = (None, None) if facts is None else (facts.request_id, facts.trace)
+    current_id, trace = get_id_and_trace()
     request_id = getattr(record, REQUEST_ID, None) or current_id
     if request_id is not None:
         event[REQUEST_ID] = request_id
@@ -134,8 +133,7 @@ def event_of_call(
     written on every request (``jarvis.logs.handler.DirectLogger``); a processor added above
     for every line must be mirrored here (tests compare the two lines). ``fields`` must not
     name a ``LogRecord`` attribute, as ``extra=`` must not."""
-    facts = current_request.get()
-    current_id, trace = (None, None) if facts is None else (facts.request_id, facts.trace)
+    current_id, trace = get_id_and_trace()
     event: Event = {
         TIMESTAMP: time.time(),
         LEVEL: _LEVEL_NAMES.get(level) or logging.getLevelName(level),

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from jarvis.logline import REQUEST_ID, SPAN_ID, TRACE_ID
-from jarvis.request_context import current_request
+from jarvis.request_context import get_id_and_trace
 
 
 def create_log_context(request: web.Request | None = None, **fields: Any) -> dict[str, Any]:
@@ -17,9 +17,8 @@ def create_log_context(request: web.Request | None = None, **fields: Any) -> dic
     where ``request`` is the request being served in this context, whose ID and trace these
     are; without a request, those of the request being served, if any.
     """
-    facts = current_request.get()
-    context: dict[str, Any] = {REQUEST_ID: None if facts is None else facts.request_id}
-    trace = None if facts is None else facts.trace
+    request_id, trace = get_id_and_trace()
+    context: dict[str, Any] = {REQUEST_ID: request_id}
     if trace is not None:
         context[TRACE_ID] = trace.trace_id
         context[SPAN_ID] = trace.span_id

@@ -103,18 +103,14 @@ class LogWriter:
         if not self._thread_running:
             self._write_batch([line], 1)
             return
-        # ``_queued_lines`` and ``_wake_if_needed`` written out: two calls fewer on a path
-        # taken for every chat line.
-        pending = self._pending
-        queued = len(pending) + self._joined_extra_in - self._joined_extra_out
+        queued = self._queued_lines()
         if queued >= self._capacity:
             self._dropped[QUEUE_FULL] += 1
             return
         # Appended before ``_idle`` is read, as the writer sets ``_idle`` before it looks at
         # the queue a last time: however the two interleave, the line is not left waiting.
-        pending.append(line)
-        if self._idle or (queued + 1 >= self._hurry_at and not self._hurried):
-            self._wake_if_needed(queued + 1)
+        self._pending.append(line)
+        self._wake_if_needed(queued + 1)
 
     def submit_joined(self, joined: bytes, count: int) -> None:
         """``submit`` each of the ``count`` whole lines ``joined`` holds, end to end, in one

@@ -207,14 +207,7 @@ class SqliteThread:
         now, the rest in the next loop iterations."""
         end = start + _SETTLED_PER_ITERATION
         for outcome in outcomes[start:end]:
-            # ``_settle`` written out: a call fewer for every turn.
-            future = outcome.job.done
-            if future.done():
-                continue  # the caller gave up waiting (cancelled)
-            if outcome.error is None:
-                future.set_result(outcome.result)
-            else:
-                future.set_exception(outcome.error)
+            _settle(outcome.job.done, outcome.result, outcome.error)
         if end < len(outcomes):
             self._loop.call_soon(self._settle_from, outcomes, end)
 

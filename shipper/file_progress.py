@@ -37,6 +37,8 @@ class FileProgress:
     replaced: bool = False
     # Let go with every line acknowledged, and so handed to the rotator to compress or delete.
     released: bool = False
+    # Released, then compressed or deleted by the rotator: forgotten once no longer listed.
+    removed: bool = False
     acked: int = 0
     size: int = 0
     read: int = -1

@@ -118,12 +118,15 @@ class FileRegistry:
     def forget(self, fingerprint: str) -> None:
         self._files.pop(fingerprint, None)
 
-    def forget_released(self, dev: int, ino: int) -> None:
-        """Forget the file released to the rotator on this inode, now compressed or deleted
-        (its generation is remembered); a new file given the inode meanwhile stays."""
-        for progress in list(self._files.values()):
+    def released_file_removed(self, dev: int, ino: int) -> None:
+        """The file released to the rotator on this inode is now compressed or deleted: the
+        tailer forgets it at its first round that no longer lists it (its generation is
+        remembered). Not at once: a round that listed the file before it went would take
+        it, entry gone, for a new file never read. A new file given the inode meanwhile
+        is not concerned."""
+        for progress in self._files.values():
             if (progress.dev, progress.ino) == (dev, ino) and progress.released:
-                del self._files[progress.fingerprint]
+                progress.removed = True
 
     def lag(self) -> Lag:
         files = list(self._files.values())

@@ -35,7 +35,7 @@ from shipper.source.backups import (
     compressing_temps_of,
     live_paths,
 )
-from shipper.source.identity import inode_of
+from shipper.source.files import FileVersion, version_of
 
 log = logging.getLogger("shipper.rotator")
 
@@ -45,7 +45,7 @@ class Rotator:
         self,
         pattern: str,
         registry: FileRegistry,
-        settled: Callable[[tuple[int, int]], bool],
+        settled: Callable[[FileVersion], bool],
         metrics: ShipperMetrics,
         *,
         rotate_size: int,
@@ -128,8 +128,8 @@ class Rotator:
                     await self._attempt(backup.path, _remove, backup.path)
                 continue
             # Known by its inode: another file (the live one, a backup) may share its first line.
-            inode = await loop.run_in_executor(None, inode_of, backup.path)
-            if inode is None or not self._settled(inode):
+            version = await loop.run_in_executor(None, version_of, backup.path)
+            if version is None or not self._settled(version):
                 held += 1
                 continue
             if backup.index > self._keep:
@@ -140,7 +140,7 @@ class Rotator:
                 # Still there as it was: the registry keeps it until the next round's try.
                 continue
             # Its lines are all stored: the registry need not remember this file any more.
-            self._registry.forget_released(*inode)
+            self._registry.released_file_removed(*version[:2])
         return held
 
     async def _attempt(self, path: str, action: Callable[..., None], *args: Any) -> bool:

@@ -131,7 +131,8 @@ class FileMatcher:
             key=lambda p: p.path != candidate.path,
         )
         for progress in same_head:
-            if progress.fingerprint in taken:
+            # A removed file was stored whole: a copy of it holds nothing to read.
+            if progress.fingerprint in taken or progress.removed:
                 continue
             copied = await self._copied_up_to(candidate, progress)
             if copied is not None:

@@ -20,6 +20,10 @@ from shipper.source.identity import (
     holds_fd,
 )
 
+# (device, inode, size, mtime in ns): changes whenever a file does (written, truncated,
+# replaced on its inode), not when it is renamed.
+FileVersion = tuple[int, int, int, int]
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -39,9 +43,17 @@ class Candidate:
         return self.dev, self.ino
 
     @property
-    def version(self) -> tuple[int, int, int, int]:
-        """Changes whenever the file does (written, truncated, replaced on its inode)."""
+    def version(self) -> FileVersion:
         return self.dev, self.ino, self.size, self.mtime_ns
+
+
+def version_of(path: str) -> FileVersion | None:
+    """The version of the file at ``path`` now; None when it is gone."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> list[Candidate]:

@@ -135,14 +135,5 @@ def check_anchor(path: str, compressed: bool, inode: tuple[int, int], anchor: An
     return Check.HOLDS if _digest(data) == anchor.digest else Check.DIFFERS
 
 
-def inode_of(path: str) -> tuple[int, int] | None:
-    """The (device, inode) of the file at ``path``; None when it is gone."""
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
 def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()

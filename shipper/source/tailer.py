@@ -35,7 +35,7 @@ from shipper.file_progress import FileProgress
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.source.file_matcher import FileMatcher
-from shipper.source.files import Candidate, FileSource, open_source, scan
+from shipper.source.files import Candidate, FileSource, FileVersion, open_source, scan
 from shipper.source.identity import ANCHOR_BYTES, Anchor, Head, anchor_in, anchor_window
 from shipper.source.line_decoder import Line, LineDecoder
 
@@ -97,17 +97,19 @@ class Tailer:
         self._close_inactive = close_inactive
         self._matcher = FileMatcher(registry)
         self._readers: dict[str, _Reader] = {}
-        # The identity found on each inode at the last discovery.
-        self._on_inode: dict[tuple[int, int], str] = {}
+        # The identity found in each file (as it was then) at the last discovery.
+        self._found: dict[FileVersion, str] = {}
         self._gzip_heads: dict[tuple[int, int, int], Head | None] = {}
         self._gzip_done: set[tuple[int, int]] = set()
 
-    def settled(self, inode: tuple[int, int]) -> bool:
-        """True when the file on ``inode`` (device, inode number) was recognised at the last
-        discovery, is let go, and every line of it is acknowledged: it is then released to
-        the caller (the rotator) to compress or delete. Known by its inode, never by its
-        content: another file may start with the same line."""
-        fingerprint = self._on_inode.get(inode)
+    def settled(self, version: FileVersion) -> bool:
+        """True when the file, as it is now (``version``: inode, size, mtime), was recognised
+        at the last discovery, is let go, and every line of it is acknowledged: it is then
+        released to the caller (the rotator) to compress or delete. Known by its inode,
+        never by its content (another file may start with the same line); and not settled
+        once written again (a writer late to reopen its file) or replaced on its inode
+        since that discovery, until the next one has read it as it is."""
+        fingerprint = self._found.get(version)
         if fingerprint is None or fingerprint in self._readers:
             return False
         progress = self._registry.get(fingerprint)
@@ -148,7 +150,7 @@ class Tailer:
             await self._consider(match.candidate, match.progress)
         # Published once every file found is sized and opened: ``settled`` never sees a new
         # entry, not read yet, as complete.
-        self._on_inode = {m.candidate.inode: m.progress.fingerprint for m in matches.found}
+        self._found = {m.candidate.version: m.progress.fingerprint for m in matches.found}
         self._forget_missing({m.progress.fingerprint for m in matches.found} | matches.unsure)
 
     async def _consider(self, candidate: Candidate, progress: FileProgress) -> None:
@@ -299,6 +301,10 @@ class Tailer:
         now = time.monotonic()
         for progress in self._registry:
             if progress.fingerprint in seen or progress.fingerprint in self._readers:
+                continue
+            if progress.removed:
+                # Gone for sure (deleted, or compressed), and now no longer listed either.
+                self._registry.forget(progress.fingerprint)
                 continue
             if progress.pending:
                 continue

@@ -73,8 +73,7 @@ async def test_a_forgotten_file_s_generation_is_not_given_again(tmp_path: Path) 
     registry = FileRegistry(tmp_path / "registry.json")
     first = registry.create("head", 7, 42, "/logs/app.jsonl")
     assert registry.unsaved(first.fingerprint)
-    first.released = True
-    registry.forget_released(7, 42)
+    registry.forget(first.fingerprint)
     await registry.save()
     assert not registry.unsaved(first.fingerprint)
     reloaded = FileRegistry(tmp_path / "registry.json")
@@ -107,7 +106,7 @@ async def test_a_registry_from_a_newer_shipper_is_refused(tmp_path: Path) -> Non
         await FileRegistry(path).load()
 
 
-async def test_forgetting_a_released_file_keeps_the_next_one_given_its_inode(
+async def test_the_removal_of_a_released_file_concerns_not_the_next_one_given_its_inode(
     tmp_path: Path,
 ) -> None:
     """The rotator compressed (or deleted) the old file; the new one on its inode is not it."""
@@ -115,6 +114,5 @@ async def test_forgetting_a_released_file_keeps_the_next_one_given_its_inode(
     old = registry.create("head", 7, 42, "/logs/app.jsonl.1")
     old.released = True
     new = registry.create("head", 7, 42, "/logs/app.jsonl")
-    registry.forget_released(7, 42)
-    assert registry.get(old.fingerprint) is None
-    assert registry.get(new.fingerprint) is new
+    registry.released_file_removed(7, 42)
+    assert old.removed and not new.removed

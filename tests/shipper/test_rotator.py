@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import threading
 from pathlib import Path
 
 import orjson
+import pytest
 
+import shipper.source.tailer
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.rotator import Rotator
@@ -40,17 +43,33 @@ class Harness:
             interval=0.01,
         )
 
+        # Lines read and not acknowledged yet (Elasticsearch down), and every message read.
+        self.waiting: list[LineGroup] = []
+        self.messages: list[str] = []
+
     async def read(self, acknowledge: bool) -> None:
+        """One round of the tailer; the lines it read are stored, or left waiting."""
         await self.tailer.poll_once()
         while not self.queue.empty():
             group = self.queue.get_nowait()
             assert group is not None
-            for line in group.lines:
-                if acknowledge:
-                    group.progress.acknowledge(line.start)
+            self.messages.extend(orjson.loads(line.data)["message"] for line in group.lines)
+            if acknowledge:
+                acknowledge_group(group)
+            else:
+                self.waiting.append(group)
+
+    def acknowledge_waiting(self) -> None:
+        for group in self.waiting:
+            acknowledge_group(group)
+        self.waiting.clear()
 
     def files(self) -> list[str]:
         return sorted(p.name for p in self.path.parent.iterdir() if p.name.startswith("app"))
+
+
+def acknowledge_group(group: LineGroup) -> None:
+    group.progress.acknowledge_all(line.start for line in group.lines)
 
 
 def write_lines(path: Path, first: int, count: int) -> None:
@@ -79,6 +98,7 @@ async def test_a_full_live_file_is_renamed_then_compressed_once_acknowledged(
     assert gunzip_text(tmp_path / "app.jsonl.1.gz") == content
     assert h.metrics.files_rotated.get({}) == 1
     assert h.metrics.files_held_back.get({}) == 0
+    await h.read(acknowledge=True)  # the tailer finds the plain backup gone
     assert len(h.registry) == 0
 
 
@@ -138,3 +158,65 @@ async def test_a_backup_starting_like_the_live_file_is_held_back_until_its_own_l
     await h.rotator.check_once()
     assert h.files() == ["app.jsonl", "app.jsonl.1"]
     assert h.metrics.files_held_back.get({}) == 1
+
+
+async def test_a_line_written_to_a_backup_after_it_was_read_is_read_before_the_backup_goes(
+    tmp_path: Path,
+) -> None:
+    """A writer that has not reopened its file yet appends to the renamed one: the backup
+    read and stored before that is no longer settled."""
+    h = Harness(tmp_path)
+    write_lines(h.path, 0, 5)
+    await h.rotator.check_once()
+    await h.read(acknowledge=True)  # read, let go and stored
+    await h.read(acknowledge=True)
+    write_lines(tmp_path / "app.jsonl.1", 5, 1)  # the late line
+    await h.rotator.check_once()
+    assert h.files() == ["app.jsonl.1"]
+    await h.read(acknowledge=True)
+    await h.read(acknowledge=True)
+    await h.rotator.check_once()
+    assert h.files() == ["app.jsonl.1.gz"]
+    assert h.messages == [f"line {n}" for n in range(6)]
+    await h.read(acknowledge=True)
+    assert len(h.registry) == 0
+
+
+async def test_backups_deleted_while_the_tailer_looks_at_the_files_leave_no_lag_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rotator deletes stored backups while a round of the tailer has listed them and
+    not yet decided what they are: they are not taken for new files never read."""
+    h = Harness(tmp_path, keep=1)
+    for round_number in range(3):
+        write_lines(h.path, round_number * 10, 5)
+        await h.rotator.check_once()
+        await h.read(acknowledge=False)  # Elasticsearch is down: the backups are held
+    h.acknowledge_waiting()  # it is back
+    await h.read(acknowledge=True)
+    assert h.files() == ["app.jsonl.1", "app.jsonl.2", "app.jsonl.3"]
+
+    listed, resume = threading.Event(), threading.Event()
+    scan = shipper.source.tailer.scan
+
+    def scan_then_wait(*args: object) -> list[shipper.source.tailer.Candidate]:
+        found = scan(*args)  # type: ignore[arg-type]
+        listed.set()
+        resume.wait(10)
+        return found
+
+    monkeypatch.setattr(shipper.source.tailer, "scan", scan_then_wait)
+    looking = asyncio.create_task(h.tailer.poll_once())
+    await asyncio.to_thread(listed.wait, 10)
+    await h.rotator.check_once()  # .2 and .3 deleted, .1 compressed
+    resume.set()
+    await looking
+    monkeypatch.undo()
+
+    assert h.files() == ["app.jsonl.1.gz"]
+    assert h.registry.lag().lag_bytes == 0
+    await h.read(acknowledge=True)
+    await h.read(acknowledge=True)
+    assert h.registry.lag().lag_bytes == 0
+    assert len(h.registry) == 0
+    assert h.messages == [f"line {n}" for r in range(3) for n in range(r * 10, r * 10 + 5)]

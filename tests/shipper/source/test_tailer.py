@@ -113,7 +113,7 @@ async def test_rename_rotation_reads_the_old_file_to_its_end(tmp_path: Path) -> 
     assert len({fp for fp, _, _ in shipped}) == 2
     # The renamed file was let go once read (close_inactive=0) and is settled.
     backup = os.stat(str(h.path) + ".1")
-    assert h.tailer.settled((backup.st_dev, backup.st_ino))
+    assert h.tailer.settled((backup.st_dev, backup.st_ino, backup.st_size, backup.st_mtime_ns))
     assert await h.poll() == []
 
 

@@ -33,6 +33,7 @@ from jarvis.config import shown_value
 from shipper.elastic import INDEX_PREFIX, ElasticsearchSettings
 from shipper.settings import ShipperSettings
 from shipper.sink.index_template import TEMPLATE_NAME, install_template
+from shipper.source.regular_files import open_regular_stream
 
 CHECK_INDEX_PREFIX = INDEX_PREFIX + "shipper-check-"
 
@@ -97,7 +98,7 @@ def _check_log_files(pattern: str) -> Check:
     files = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
     for path in files:
         try:
-            with open(path, "rb") as stream:
+            with open_regular_stream(path) as stream:
                 stream.read(1)
         except OSError as error:
             return Check(name, f"cannot read {path}: {error.strerror or error}")

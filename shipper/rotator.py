@@ -36,6 +36,7 @@ from shipper.source.backups import (
     live_paths,
 )
 from shipper.source.files import FileVersion, version_of
+from shipper.source.regular_files import open_regular_stream
 
 log = logging.getLogger("shipper.rotator")
 
@@ -129,7 +130,9 @@ class Rotator:
                 continue
             # Known by its inode: another file (the live one, a backup) may share its first line.
             version = await loop.run_in_executor(None, version_of, backup.path)
-            if version is None or not self._settled(version):
+            if version is None:
+                continue  # gone since the listing, or no regular file: nothing of ours to hold
+            if not self._settled(version):
                 held += 1
                 continue
             if backup.index > self._keep:
@@ -173,7 +176,10 @@ def _compress(backup: Backup) -> None:
     target = backup_path(backup.path[: -len(f".{backup.index}")], backup.index, compressed=True)
     temp = backup.path + COMPRESSING_SUFFIX
     try:
-        with open(backup.path, "rb") as source, gzip.open(temp, "wb", compresslevel=6) as sink:
+        with (
+            open_regular_stream(backup.path) as source,
+            gzip.open(temp, "wb", compresslevel=6) as sink,
+        ):
             shutil.copyfileobj(source, sink, 1024 * 1024)
         with open(temp, "rb+") as written:
             os.fsync(written.fileno())

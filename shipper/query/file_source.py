@@ -42,6 +42,7 @@ from shipper.source.backups import (
     is_backup,
     is_gzip,
 )
+from shipper.source.regular_files import NotARegularFile, open_regular_stream
 
 # (timestamp, file rank, line number): time order, then the order lines had on disk.
 _Key = tuple[float, int, int]
@@ -147,8 +148,8 @@ def _open_as_named(pattern: str) -> list[_OpenFile]:
         try:
             for path in _oldest_first(pattern):
                 files.append(_open(path))
-        except FileNotFoundError:
-            pass  # moved between listing and opening: list again
+        except (FileNotFoundError, NotARegularFile):
+            pass  # moved (or replaced by a FIFO) between listing and opening: list again
         except BaseException:
             _close(files)
             raise
@@ -260,7 +261,7 @@ def _open(path: str) -> _OpenFile:
     """``path`` opened once (opened again, the name could be another file by then), read
     through gzip when its content is, whatever its name."""
     try:
-        raw = open(path, "rb")
+        raw = open_regular_stream(path)
     except PermissionError:
         raise SourceUnavailable(f"not allowed to read {path}") from None
     except OSError as error:

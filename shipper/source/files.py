@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from shipper.source.identity import (
     head_of_gzip,
     holds_fd,
 )
+from shipper.source.regular_files import NotARegularFile, open_regular, open_regular_stream
 
 # (device, inode, size, mtime in ns): changes whenever a file does (written, truncated,
 # replaced on its inode), not when it is renamed.
@@ -48,15 +50,27 @@ class Candidate:
 
 
 def version_of(path: str) -> FileVersion | None:
-    """The version of the file at ``path`` now; None when it is gone."""
+    """The version of the regular file at ``path`` now; None when it is gone, or is no
+    regular file."""
     try:
-        stat = os.stat(path)
+        found = os.stat(path)
     except FileNotFoundError:
         return None
-    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
 
 
-def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> list[Candidate]:
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What a look at the files found: the files to consider, and the paths named like
+    backups that are no regular file (a FIFO, a device: never opened for reading)."""
+
+    candidates: list[Candidate]
+    not_regular: list[str]
+
+
+def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> Scan:
     """Every live file and backup of ``pattern`` with its head.
 
     ``gzip_heads`` caches the heads of compressed backups (they never change).
@@ -64,8 +78,16 @@ def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> l
     paths = [(path, True, False) for path in live_paths(pattern)]
     for base in base_paths(pattern):
         paths.extend((backup.path, False, backup.compressed) for backup in backups_of(base))
-    found = (_look_at(path, live, compressed, gzip_heads) for path, live, compressed in paths)
-    return [candidate for candidate in found if candidate is not None]
+    found = Scan([], [])
+    for path, live, compressed in paths:
+        try:
+            candidate = _look_at(path, live, compressed, gzip_heads)
+        except NotARegularFile:
+            found.not_regular.append(path)
+            continue
+        if candidate is not None:
+            found.candidates.append(candidate)
+    return found
 
 
 def _look_at(
@@ -74,7 +96,7 @@ def _look_at(
     # Inode, size and head read through one descriptor: of one file, even if the path is
     # renamed meanwhile (as the rotator does).
     try:
-        with open(path, "rb") as raw:
+        with open_regular_stream(path) as raw:
             stat = os.fstat(raw.fileno())
             if compressed:
                 key = (stat.st_dev, stat.st_ino, stat.st_size)
@@ -83,6 +105,8 @@ def _look_at(
                 head = gzip_heads[key]
             else:
                 head = head_of_fd(raw.fileno())
+    except NotARegularFile:
+        raise
     except OSError:
         return None
     return Candidate(
@@ -121,7 +145,7 @@ class PlainFileSource:
     """A plain file read through its descriptor: renames and deletion do not stop it."""
 
     def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY)
+        self.fd = open_regular(path)
         stat = os.fstat(self.fd)
         self.dev, self.ino = stat.st_dev, stat.st_ino
 
@@ -154,7 +178,7 @@ class GzipFileSource:
     """A compressed backup, read only to recover lines not yet acknowledged."""
 
     def __init__(self, path: str) -> None:
-        self._raw = open(path, "rb")
+        self._raw = open_regular_stream(path)
         stat = os.fstat(self._raw.fileno())
         self.dev, self.ino = stat.st_dev, stat.st_ino
         self._stream = gzip.GzipFile(fileobj=self._raw)

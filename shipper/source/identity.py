@@ -31,6 +31,8 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from shipper.source.regular_files import open_regular_stream
+
 HEAD_BYTES = 256
 ANCHOR_BYTES = 256
 
@@ -114,7 +116,7 @@ def check_anchor(path: str, compressed: bool, inode: tuple[int, int], anchor: An
     """Whether the file at ``path``, if still the one on ``inode``, holds the anchor's bytes."""
     start, length = anchor_window(anchor.offset)
     try:
-        raw = open(path, "rb")
+        raw = open_regular_stream(path)
     except OSError:
         return Check.UNSURE
     with raw:

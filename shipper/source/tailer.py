@@ -100,6 +100,8 @@ class Tailer:
         # The identity found in each file (as it was then) at the last discovery.
         self._found: dict[FileVersion, str] = {}
         self._gzip_heads: dict[tuple[int, int, int], Head | None] = {}
+        # Paths named like log files that are no regular file, already warned about.
+        self._not_regular: set[str] = set()
         self._gzip_done: set[tuple[int, int]] = set()
 
     def settled(self, version: FileVersion) -> bool:
@@ -137,7 +139,9 @@ class Tailer:
 
     async def _discover(self) -> None:
         loop = asyncio.get_running_loop()
-        candidates = await loop.run_in_executor(None, scan, self._pattern, self._gzip_heads)
+        found = await loop.run_in_executor(None, scan, self._pattern, self._gzip_heads)
+        self._warn_of_not_regular(found.not_regular)
+        candidates = found.candidates
         live_inodes = {c.inode for c in candidates if c.live}
         for reader in self._readers.values():
             reader.live = (reader.source.dev, reader.source.ino) in live_inodes
@@ -152,6 +156,15 @@ class Tailer:
         # entry, not read yet, as complete.
         self._found = {m.candidate.version: m.progress.fingerprint for m in matches.found}
         self._forget_missing({m.progress.fingerprint for m in matches.found} | matches.unsure)
+
+    def _warn_of_not_regular(self, paths: list[str]) -> None:
+        for path in paths:
+            if path not in self._not_regular:
+                log.warning(
+                    "not a regular file (a FIFO, a device, a directory): left alone",
+                    extra={"path": path},
+                )
+        self._not_regular = set(paths)
 
     async def _consider(self, candidate: Candidate, progress: FileProgress) -> None:
         reader = self._readers.get(progress.fingerprint)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import threading
 from pathlib import Path
 
 import orjson
 import pytest
 
+import shipper.source.files
 import shipper.source.tailer
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
@@ -199,7 +201,7 @@ async def test_backups_deleted_while_the_tailer_looks_at_the_files_leave_no_lag_
     listed, resume = threading.Event(), threading.Event()
     scan = shipper.source.tailer.scan
 
-    def scan_then_wait(*args: object) -> list[shipper.source.tailer.Candidate]:
+    def scan_then_wait(*args: object) -> shipper.source.files.Scan:
         found = scan(*args)  # type: ignore[arg-type]
         listed.set()
         resume.wait(10)
@@ -220,3 +222,16 @@ async def test_backups_deleted_while_the_tailer_looks_at_the_files_leave_no_lag_
     assert h.registry.lag().lag_bytes == 0
     assert len(h.registry) == 0
     assert h.messages == [f"line {n}" for r in range(3) for n in range(r * 10, r * 10 + 5)]
+
+
+async def test_a_fifo_named_like_a_backup_is_neither_held_back_nor_opened(tmp_path: Path) -> None:
+    h = Harness(tmp_path, keep=3)
+    os.mkfifo(tmp_path / "app.jsonl.1")
+    write_lines(h.path, 0, 5)
+    await asyncio.wait_for(h.rotator.check_once(), 10)  # the FIFO shifts to .2
+    await asyncio.wait_for(h.read(acknowledge=True), 10)
+    await asyncio.wait_for(h.read(acknowledge=True), 10)
+    await asyncio.wait_for(h.rotator.check_once(), 10)
+    assert h.files() == ["app.jsonl.1.gz", "app.jsonl.2"]
+    assert h.metrics.files_held_back.get({}) == 0
+    assert h.messages == [f"line {n}" for n in range(5)]

@@ -431,3 +431,21 @@ async def test_a_copy_waits_while_its_file_may_only_be_hidden_by_a_rename(tmp_pa
     later += await h.poll() + await h.poll()
     assert texts(first) == ["log file opened", "line 1"]
     assert later == []
+
+
+async def test_a_fifo_or_device_named_like_a_backup_stops_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever can write to the log directory can put a FIFO there under a backup's name:
+    opened for reading, it would wait for a writer forever, and the tailer with it."""
+    h = Harness(tmp_path)
+    os.mkfifo(str(h.path) + ".1")
+    os.symlink("/dev/zero", str(h.path) + ".2")  # a device: never ends
+    os.mkdir(str(h.path) + ".3")
+    append(h.path, 1)
+    shipped = await asyncio.wait_for(h.poll(), 10)
+    append(h.path, 2)
+    shipped += await asyncio.wait_for(h.poll(), 10)
+    assert texts(shipped) == ["line 1", "line 2"]
+    warned = [r.path for r in caplog.records if r.getMessage().startswith("not a regular file")]  # type: ignore[attr-defined]
+    assert sorted(warned) == [str(h.path) + suffix for suffix in (".1", ".2", ".3")]

@@ -140,7 +140,15 @@ class FileRegistry:
         """Read the saved registry (a missing file means a first start); a registry that
         cannot be read raises RegistryUnreadable rather than silently shipping everything again."""
         loop = asyncio.get_running_loop()
-        raw = await loop.run_in_executor(None, self._read)
+        try:
+            raw = await loop.run_in_executor(None, self._read)
+        except OSError as error:
+            # A directory in its place, no permission, a failing disk: nothing to resume from,
+            # and shipping everything again is the operator's call.
+            raise RegistryUnreadable(
+                f"registry {self.path} cannot be read ({error.strerror or error}); fix that, or "
+                "move it away to ship every file from the start"
+            ) from error
         if raw is None:
             return
         try:

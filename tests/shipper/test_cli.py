@@ -208,3 +208,18 @@ def test_a_taken_status_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert error["level"] == "ERROR" and f"127.0.0.1:{port}" in error["message"]
     assert "--metrics-port" in error["message"] and "traceback" not in error
     assert "started" not in result.stderr.decode()
+
+
+def test_a_registry_that_cannot_be_read_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "state" / "registry.json").mkdir(parents=True)  # a mistaken volume mount
+    options = ["--state-dir", str(tmp_path / "state"), "--metrics-port", "0"]
+    result = subprocess.run(
+        [sys.executable, "-m", "shipper", "--path", str(tmp_path / "app.jsonl"), *options],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    error = orjson.loads(lines[-1])
+    assert error["level"] == "ERROR" and "registry.json cannot be read" in error["message"]
+    assert "Is a directory" in error["message"] and "traceback" not in error

@@ -5,7 +5,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shipper.registry import FORMAT_VERSION, FileRegistry
+from shipper.registry import FORMAT_VERSION, FileRegistry, RegistryUnreadable
 from shipper.source.identity import Anchor
 
 
@@ -38,6 +38,13 @@ async def test_an_unreadable_registry_is_refused_with_a_way_out(tmp_path: Path) 
     registry = FileRegistry(path)
     with pytest.raises(ValueError, match="move it away"):
         await registry.load()
+
+
+async def test_a_registry_that_cannot_be_read_is_refused_naming_why(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    path.mkdir()  # what a mistaken volume mount leaves
+    with pytest.raises(RegistryUnreadable, match=r"Is a directory.*move it away"):
+        await FileRegistry(path).load()
 
 
 async def test_what_tells_a_file_apart_is_saved_with_its_offset(tmp_path: Path) -> None:

@@ -447,5 +447,9 @@ async def test_a_fifo_or_device_named_like_a_backup_stops_nothing(
     append(h.path, 2)
     shipped += await asyncio.wait_for(h.poll(), 10)
     assert texts(shipped) == ["line 1", "line 2"]
-    warned = [r.path for r in caplog.records if r.getMessage().startswith("not a regular file")]  # type: ignore[attr-defined]
+    warned = [
+        getattr(record, "path", None)
+        for record in caplog.records
+        if record.getMessage().startswith("not a regular file")
+    ]
     assert sorted(warned) == [str(h.path) + suffix for suffix in (".1", ".2", ".3")]

@@ -24,6 +24,7 @@ from shipper.batcher import Batcher, BatchQueue, IdleSenders
 from shipper.disk_health import REGISTRY, DiskHealth
 from shipper.event import END_OF_STREAM, EventQueue
 from shipper.metrics import ShipperMetrics
+from shipper.open_files import raise_open_files_limit
 from shipper.progress import ProgressReporter
 from shipper.registry import FileRegistry
 from shipper.rotator import Rotator
@@ -104,6 +105,8 @@ class Pipeline:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Ship until ``stop`` is set, then drain for at most ``shutdown_timeout`` and save."""
+        # One descriptor a live file followed: the usual soft limit would stop at ~1,000.
+        open_files = raise_open_files_limit()
         await self.registry.load()
         runner, self.status_port = await start_status_server(
             create_status_app(self.status), self.settings.metrics_host, self.settings.metrics_port
@@ -115,6 +118,7 @@ class Pipeline:
                 "status_port": self.status_port,
                 "elasticsearch": repr(self.settings.elasticsearch),
                 "files_in_registry": len(self.registry),
+                "open_files_limit": open_files,
             },
         )
         sources = [

@@ -51,12 +51,20 @@ def base_paths(pattern: str) -> list[str]:
 
 
 def backups_of(base: str) -> list[Backup]:
-    """The rotated backups of ``base``, lowest index (newest) first."""
+    """The rotated backups of ``base``, lowest index (newest) first; none when its directory
+    does not exist. A directory that cannot be listed (no permission, out of file
+    descriptors) raises its OSError: taken for empty, it would have its backups taken for
+    gone."""
+    directory, name = os.path.split(base)
+    try:
+        entries = os.listdir(directory or ".")
+    except FileNotFoundError:
+        return []
     found = []
-    prefix_length = len(base)
-    for path in glob.glob(glob.escape(base) + ".*"):
-        match = ROTATED_SUFFIX.fullmatch(path[prefix_length:])
+    for entry in entries:
+        match = ROTATED_SUFFIX.fullmatch(entry, len(name)) if entry.startswith(name) else None
         if match:
+            path = os.path.join(directory, entry)
             found.append(Backup(path, int(match.group(1)), match.group(2) is not None))
     return sorted(found, key=lambda backup: (backup.index, backup.compressed))
 

@@ -63,11 +63,14 @@ def version_of(path: str) -> FileVersion | None:
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """What a look at the files found: the files to consider, and the paths named like
-    backups that are no regular file (a FIFO, a device: never opened for reading)."""
+    """What a look at the files found: the files to consider; the paths named like backups
+    that are no regular file (a FIFO, a device: never opened for reading); and the files
+    there that could not be looked at (no permission, out of file descriptors, a failing
+    disk), with why: they may be any known file, so none is taken for gone."""
 
     candidates: list[Candidate]
     not_regular: list[str]
+    unreadable: list[tuple[str, str]]
 
 
 def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> Scan:
@@ -75,18 +78,32 @@ def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> S
 
     ``gzip_heads`` caches the heads of compressed backups (they never change).
     """
+    found = Scan([], [], [])
     paths = [(path, True, False) for path in live_paths(pattern)]
     for base in base_paths(pattern):
-        paths.extend((backup.path, False, backup.compressed) for backup in backups_of(base))
-    found = Scan([], [])
+        try:
+            backups = backups_of(base)
+        except OSError as error:
+            found.unreadable.append((os.path.dirname(base) or ".", error.strerror or str(error)))
+            continue
+        paths.extend((backup.path, False, backup.compressed) for backup in backups)
     for path, live, compressed in paths:
         try:
             candidate = _look_at(path, live, compressed, gzip_heads)
         except NotARegularFile:
             found.not_regular.append(path)
             continue
+        except OSError as error:
+            found.unreadable.append((path, error.strerror or str(error)))
+            continue
         if candidate is not None:
             found.candidates.append(candidate)
+    # A file renamed while the paths were opened (the rotator shifting backups) may have
+    # been opened under both names: it is where it was seen last, and only there. Taken as
+    # two, the round would give the second an identity of its own, and its first one would
+    # never be read.
+    last_seen = {candidate.inode: candidate for candidate in found.candidates}
+    found.candidates[:] = last_seen.values()
     return found
 
 
@@ -105,10 +122,8 @@ def _look_at(
                 head = gzip_heads[key]
             else:
                 head = head_of_fd(raw.fileno())
-    except NotARegularFile:
-        raise
-    except OSError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # gone since the listing (renamed away, deleted)
     return Candidate(
         path,
         stat.st_dev,

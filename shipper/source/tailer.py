@@ -100,8 +100,10 @@ class Tailer:
         # The identity found in each file (as it was then) at the last discovery.
         self._found: dict[FileVersion, str] = {}
         self._gzip_heads: dict[tuple[int, int, int], Head | None] = {}
-        # Paths named like log files that are no regular file, already warned about.
-        self._not_regular: set[str] = set()
+        # Why files could not be looked at or opened at this round, and at the one before
+        # (each is warned about when it starts).
+        self._problems: set[tuple[str, str]] = set()
+        self._problems_before: set[tuple[str, str]] = set()
         self._gzip_done: set[tuple[int, int]] = set()
 
     def settled(self, version: FileVersion) -> bool:
@@ -140,11 +142,16 @@ class Tailer:
     async def _discover(self) -> None:
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(None, scan, self._pattern, self._gzip_heads)
-        self._warn_of_not_regular(found.not_regular)
+        self._problems_before, self._problems = self._problems, set()
+        for path in found.not_regular:
+            self._problem(path, "not a regular file (a FIFO, a device, a directory): left alone")
+        for path, error in found.unreadable:
+            self._problem(path, f"cannot open file, it is kept until it can be: {error}")
         candidates = found.candidates
-        live_inodes = {c.inode for c in candidates if c.live}
-        for reader in self._readers.values():
-            reader.live = (reader.source.dev, reader.source.ino) in live_inodes
+        if not found.unreadable:  # else a live file may only have been missed
+            live_inodes = {c.inode for c in candidates if c.live}
+            for reader in self._readers.values():
+                reader.live = (reader.source.dev, reader.source.ino) in live_inodes
         matches = await self._matcher.match(candidates, self._readers.keys())
         for match in matches.found:
             match.progress.missing_since = None
@@ -155,16 +162,16 @@ class Tailer:
         # Published once every file found is sized and opened: ``settled`` never sees a new
         # entry, not read yet, as complete.
         self._found = {m.candidate.version: m.progress.fingerprint for m in matches.found}
-        self._forget_missing({m.progress.fingerprint for m in matches.found} | matches.unsure)
+        if not found.unreadable:
+            # (A file that could not be looked at may be any known one: none is gone then.)
+            self._forget_missing({m.progress.fingerprint for m in matches.found} | matches.unsure)
 
-    def _warn_of_not_regular(self, paths: list[str]) -> None:
-        for path in paths:
-            if path not in self._not_regular:
-                log.warning(
-                    "not a regular file (a FIFO, a device, a directory): left alone",
-                    extra={"path": path},
-                )
-        self._not_regular = set(paths)
+    def _problem(self, path: str, message: str) -> None:
+        """Note why ``path`` is not read at this round; warned about once, when it starts."""
+        problem = (path, message)
+        if problem not in self._problems_before and problem not in self._problems:
+            log.warning(message, extra={"path": path})
+        self._problems.add(problem)
 
     async def _consider(self, candidate: Candidate, progress: FileProgress) -> None:
         reader = self._readers.get(progress.fingerprint)
@@ -195,7 +202,13 @@ class Tailer:
             source = await loop.run_in_executor(
                 None, open_source, candidate.path, candidate.compressed
             )
-        except OSError:
+        except FileNotFoundError:
+            return  # renamed away since the listing: the next round finds it
+        except OSError as error:
+            self._problem(
+                candidate.path,
+                f"cannot open file, it is kept until it can be: {error.strerror or error}",
+            )
             return
         tail = None
         # Another file under that name (renamed meanwhile): the next round finds it again.

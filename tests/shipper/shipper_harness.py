@@ -40,6 +40,8 @@ class ShipperProcess:
     options: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # Run the shipper under this command (``prlimit ... --``), if any.
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def stderr_path(self) -> Path:
@@ -48,7 +50,7 @@ class ShipperProcess:
     def start(self) -> None:
         self.starts += 1
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "shipper", "--path", str(self.log_path)]
+        command = [*self.prefix, sys.executable, "-m", "shipper", "--path", str(self.log_path)]
         command += ["--state-dir", str(self.state_dir), "--metrics-port", "0"]
         command += ["--elasticsearch-url", self.es_url]
         for option, value in {**FAST_OPTIONS, **self.options}.items():

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import hashlib
 import os
+import resource
 import shutil
 from pathlib import Path
 
@@ -453,3 +454,45 @@ async def test_a_fifo_or_device_named_like_a_backup_stops_nothing(
         if record.getMessage().startswith("not a regular file")
     ]
     assert sorted(warned) == [str(h.path) + suffix for suffix in (".1", ".2", ".3")]
+
+
+async def test_files_that_cannot_be_opened_for_a_while_are_neither_given_up_nor_read_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Out of file descriptors (``ulimit -n``), the files are still there: not being able to
+    open them is not their being gone, to be forgotten and, once they open again, read
+    again from their start under new identities."""
+    monkeypatch.setattr(tailer, "FORGET_GONE_AFTER", 0.0)
+    h = Harness(tmp_path)
+    append(h.path, 1, 2)
+    os.rename(h.path, str(h.path) + ".1")  # a backup, read to its end and let go
+    append(h.path, 3)
+    first = await h.poll() + await h.poll()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (3, hard))  # no descriptor to spare
+    try:
+        meanwhile = await h.poll() + await h.poll() + await h.poll()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    append(h.path, 4)
+    again = await h.poll() + await h.poll()
+    assert sorted(texts(first)) == ["line 1", "line 2", "line 3"]
+    assert meanwhile == []
+    assert texts(again) == ["line 4"]
+    assert len(h.registry) == 2
+    # Said once each, for three rounds, with why.
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cannot open")]
+    assert warned and all(message.endswith("Too many open files") for message in warned)
+    paths = [getattr(r, "path", None) for r in caplog.records if r.getMessage() in warned]
+    assert len(paths) == len(set(paths))
+
+
+async def test_a_file_seen_under_two_names_at_once_is_read_once(tmp_path: Path) -> None:
+    """As a file renamed while the tailer opens the paths one by one can be (the rotator
+    shifting backups), or one linked under a backup's name: one file, one identity."""
+    h = Harness(tmp_path)
+    append(h.path, 1, 2)
+    os.link(h.path, str(h.path) + ".1")
+    shipped = await h.poll() + await h.poll()
+    assert texts(shipped) == ["line 1", "line 2"]
+    assert len(h.registry) == 1

@@ -2,8 +2,8 @@
 
 The tailer keeps a descriptor open on every live file it follows, and one for a moment on each
 file it looks at. The usual soft limit (1,024 on Linux) would stop it at about that many
-files, while the hard limit is usually far above: Go programs (Filebeat, Vector's peers) are
-raised to it by their runtime; this does the same.
+files, while the hard limit is usually far above: Go programs such as Filebeat are raised to
+it by their runtime; this does the same.
 """
 
 from __future__ import annotations

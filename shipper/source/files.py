@@ -5,6 +5,7 @@ Everything here blocks on the disk: the tailer calls it through an executor.
 
 from __future__ import annotations
 
+import glob
 import gzip
 import os
 import stat
@@ -79,6 +80,18 @@ def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> S
     ``gzip_heads`` caches the heads of compressed backups (they never change).
     """
     found = Scan([], [], [])
+    if glob.has_magic(pattern):
+        # glob takes a directory it cannot list for an empty one: make sure it can.
+        listed = os.path.dirname(pattern)
+        while glob.has_magic(listed):
+            listed = os.path.dirname(listed)
+        try:
+            os.listdir(listed or ".")
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            found.unreadable.append((listed or ".", error.strerror or str(error)))
+            return found
     paths = [(path, True, False) for path in live_paths(pattern)]
     for base in base_paths(pattern):
         try:

@@ -456,14 +456,16 @@ async def test_a_fifo_or_device_named_like_a_backup_stops_nothing(
     assert sorted(warned) == [str(h.path) + suffix for suffix in (".1", ".2", ".3")]
 
 
+@pytest.mark.parametrize("named_by", ["path", "glob"])
 async def test_files_that_cannot_be_opened_for_a_while_are_neither_given_up_nor_read_twice(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, named_by: str
 ) -> None:
     """Out of file descriptors (``ulimit -n``), the files are still there: not being able to
     open them is not their being gone, to be forgotten and, once they open again, read
     again from their start under new identities."""
+    pattern = str(tmp_path / "*.jsonl") if named_by == "glob" else None
     monkeypatch.setattr(tailer, "FORGET_GONE_AFTER", 0.0)
-    h = Harness(tmp_path)
+    h = Harness(tmp_path, pattern)
     append(h.path, 1, 2)
     os.rename(h.path, str(h.path) + ".1")  # a backup, read to its end and let go
     append(h.path, 3)

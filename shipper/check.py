@@ -33,6 +33,7 @@ from jarvis.config import shown_value
 from shipper.elastic import INDEX_PREFIX, ElasticsearchSettings
 from shipper.settings import ShipperSettings
 from shipper.sink.index_template import TEMPLATE_NAME, install_template
+from shipper.source.backups import pattern_directory
 from shipper.source.regular_files import open_regular_stream
 
 CHECK_INDEX_PREFIX = INDEX_PREFIX + "shipper-check-"
@@ -92,9 +93,7 @@ def check_paths(settings: ShipperSettings) -> Iterator[Check]:
 def _check_log_files(pattern: str) -> Check:
     name = f"log files {pattern}"
     # The rotator renames and deletes in the files' directory: it must be writable.
-    directory = Path(pattern).parent
-    while glob.has_magic(str(directory)):
-        directory = directory.parent
+    directory = Path(pattern_directory(pattern))
     files = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
     for path in files:
         try:

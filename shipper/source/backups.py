@@ -42,6 +42,15 @@ def live_paths(pattern: str) -> list[str]:
     )
 
 
+def pattern_directory(pattern: str) -> str:
+    """The directory the files of ``pattern`` are found in: its deepest one without a
+    wildcard (``.`` for a bare name)."""
+    directory = os.path.dirname(pattern)
+    while glob.has_magic(directory):
+        directory = os.path.dirname(directory)
+    return directory or "."
+
+
 def base_paths(pattern: str) -> list[str]:
     """Live paths whose backups to look for (a literal path counts even while it is absent)."""
     bases = set(live_paths(pattern))

@@ -12,7 +12,7 @@ import stat
 from dataclasses import dataclass
 from typing import Protocol
 
-from shipper.source.backups import backups_of, base_paths, live_paths
+from shipper.source.backups import backups_of, base_paths, live_paths, pattern_directory
 from shipper.source.identity import (
     Anchor,
     Head,
@@ -82,22 +82,20 @@ def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> S
     found = Scan([], [], [])
     if glob.has_magic(pattern):
         # glob takes a directory it cannot list for an empty one: make sure it can.
-        listed = os.path.dirname(pattern)
-        while glob.has_magic(listed):
-            listed = os.path.dirname(listed)
+        listed = pattern_directory(pattern)
         try:
-            os.listdir(listed or ".")
+            os.listdir(listed)
         except FileNotFoundError:
             pass
         except OSError as error:
-            found.unreadable.append((listed or ".", error.strerror or str(error)))
+            found.unreadable.append((listed, why(error)))
             return found
     paths = [(path, True, False) for path in live_paths(pattern)]
     for base in base_paths(pattern):
         try:
             backups = backups_of(base)
         except OSError as error:
-            found.unreadable.append((os.path.dirname(base) or ".", error.strerror or str(error)))
+            found.unreadable.append((os.path.dirname(base) or ".", why(error)))
             continue
         paths.extend((backup.path, False, backup.compressed) for backup in backups)
     for path, live, compressed in paths:
@@ -107,7 +105,7 @@ def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> S
             found.not_regular.append(path)
             continue
         except OSError as error:
-            found.unreadable.append((path, error.strerror or str(error)))
+            found.unreadable.append((path, why(error)))
             continue
         if candidate is not None:
             found.candidates.append(candidate)
@@ -118,6 +116,11 @@ def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> S
     last_seen = {candidate.inode: candidate for candidate in found.candidates}
     found.candidates[:] = last_seen.values()
     return found
+
+
+def why(error: OSError) -> str:
+    """What went wrong, without the path (given apart): ``Too many open files``."""
+    return error.strerror or str(error)
 
 
 def _look_at(

@@ -35,7 +35,7 @@ from shipper.file_progress import FileProgress
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.source.file_matcher import FileMatcher
-from shipper.source.files import Candidate, FileSource, FileVersion, open_source, scan
+from shipper.source.files import Candidate, FileSource, FileVersion, open_source, scan, why
 from shipper.source.identity import ANCHOR_BYTES, Anchor, Head, anchor_in, anchor_window
 from shipper.source.line_decoder import Line, LineDecoder
 
@@ -47,6 +47,8 @@ FORGET_MISSING_AFTER = 300.0
 # while the directory is listed (rotation) can be missed by one round; forgotten, its
 # identity would be lost, and its lines sent again under a new one.
 FORGET_GONE_AFTER = 10.0
+# Warned of a file that exists but cannot be opened, before why.
+_CANNOT_OPEN = "cannot open file, it is kept until it can be: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,7 @@ class Tailer:
         for path in found.not_regular:
             self._problem(path, "not a regular file (a FIFO, a device, a directory): left alone")
         for path, error in found.unreadable:
-            self._problem(path, f"cannot open file, it is kept until it can be: {error}")
+            self._problem(path, _CANNOT_OPEN + error)
         candidates = found.candidates
         if not found.unreadable:  # else a live file may only have been missed
             live_inodes = {c.inode for c in candidates if c.live}
@@ -205,10 +207,7 @@ class Tailer:
         except FileNotFoundError:
             return  # renamed away since the listing: the next round finds it
         except OSError as error:
-            self._problem(
-                candidate.path,
-                f"cannot open file, it is kept until it can be: {error.strerror or error}",
-            )
+            self._problem(candidate.path, _CANNOT_OPEN + why(error))
             return
         tail = None
         # Another file under that name (renamed meanwhile): the next round finds it again.

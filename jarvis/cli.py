@@ -87,12 +87,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(resolved: Resolved[Settings]) -> int:
     """Bind the port, then start the app (which logs "jarvis ready") and serve until a stop
-    signal. A port that cannot be bound is one line on stderr and exit 2, nothing logged."""
+    signal. A port that cannot be bound is one line on stderr and exit 2, nothing logged; a
+    memory store that cannot be opened, one line on stderr and in the log, exit 2."""
     # Imported here, not at the top: `jarvis --help` and `config check` need none of them.
     from aiohttp import web
 
     from jarvis.app import create_app, freeze_startup_objects
     from jarvis.logs.setup import configure_logging, unconfigure_logging
+    from jarvis.memory import MemoryStoreError
 
     settings = resolved.settings
     try:
@@ -115,6 +117,11 @@ def serve(resolved: Resolved[Settings]) -> int:
             extra={ACTION: Action.LISTEN, "host": settings.host, "port": settings.port},
         )
         web.run_app(app, sock=sockets, shutdown_timeout=settings.shutdown_timeout, print=None)
+    except MemoryStoreError as exc:
+        # The operator's to fix (a file another server holds, a read-only volume): one line,
+        # no traceback, as a bad setting.
+        logger.error("cannot start: %s", exc, extra={ACTION: Action.CRASH})
+        return fail("jarvis", str(exc))
     except Exception:
         logger.exception("server crashed", extra={ACTION: Action.CRASH})
         return 1

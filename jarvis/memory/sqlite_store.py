@@ -3,13 +3,15 @@
 The file is the source of truth; the last messages of recent users are also held in process
 (``RecentHistory``), so most chat turns read their context without leaving the event loop and
 pay one thread hop, to save the turn, shared with every other turn of the same group commit
-(``SqliteThread``). That copy stays right because this server is the file's only writer: two
-servers sharing one file must use Redis instead.
+(``SqliteThread``). That copy stays right because this server is the file's only writer: it
+holds the file locked while it runs, so a second server given the same file is refused at
+start-up; servers sharing their memory use Redis instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from typing import Any
 
@@ -50,7 +52,8 @@ class SqliteMemory:
         try:
             await thread.start()
         except sqlite3.Error as exc:
-            raise MemoryStoreError(f"cannot open conversation memory {path!r}: {exc}") from exc
+            why = await asyncio.to_thread(_why_not_opened, path, exc)
+            raise MemoryStoreError(f"cannot open conversation memory {path!r}: {why}") from exc
         memory._thread = thread
         return memory
 
@@ -108,3 +111,21 @@ class SqliteMemory:
             self._recent.forget(user_id)
         for user_id, messages in read:
             self._recent.fill(user_id, messages)
+
+
+def _why_not_opened(path: str, error: sqlite3.Error) -> str:
+    """SQLite's reason, and what it means when SQLite's own words do not say: a lock held
+    elsewhere is "database is locked", a read-only volume anything from "unable to open" to
+    "disk I/O error"."""
+    why = str(error)
+    if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+        return why + (
+            " (another process holds it, most likely another Jarvis server: one server per"
+            " SQLite file; replicas share their memory through REDIS_URL)"
+        )
+    if path != ":memory:":
+        # The file, or the directory it is to be made in.
+        target = path if os.path.exists(path) else os.path.dirname(os.path.abspath(path))
+        if os.path.exists(target) and not os.access(target, os.W_OK):
+            return why + " (not writable: a read-only volume, or no permission)"
+    return why

@@ -70,6 +70,9 @@ _TURN_ROW = "(?, ?, ?)"
 _MAX_BATCH_JOBS = 1024
 # Futures resolved per loop iteration: the chats they resume (about 0.1 ms each) fit in 2 ms.
 _SETTLED_PER_ITERATION = 16
+# How long start-up waits for another process to let go of the file (a server still
+# shutting down) before refusing it.
+_LOCK_WAIT_SECONDS = 5.0
 _LAST_TURNS = "SELECT question, answer FROM turns WHERE user_id = ? ORDER BY id DESC LIMIT ?"
 
 
@@ -280,8 +283,13 @@ def _insert_turns(count: int) -> str:
 
 def _connect(path: str, keep: int) -> sqlite3.Connection:
     # Autocommit mode: each statement is a transaction of its own.
-    db = sqlite3.connect(path, isolation_level=None)
+    db = sqlite3.connect(path, isolation_level=None, timeout=_LOCK_WAIT_SECONDS)
     try:
+        # The file is this server's alone while it runs, as the histories it holds in process
+        # (``RecentHistory``) assume: another server writing there would leave them stale.
+        # Set before WAL mode, this also keeps the WAL's index in this process's memory rather
+        # than a shared file, and spares every commit its file locks (``fcntl``).
+        db.execute("PRAGMA locking_mode=EXCLUSIVE")
         db.execute("PRAGMA journal_mode=WAL")
         # WAL with synchronous=NORMAL may lose the last turns on power loss, never corrupt the
         # file nor lose a commit when only the process dies: acceptable for chat history, and
@@ -292,6 +300,10 @@ def _connect(path: str, keep: int) -> sqlite3.Connection:
             # One transaction: a file is either still in the old layout or wholly in the new.
             db.executescript(f"BEGIN; {_FROM_OLD_LAYOUT}; DROP TABLE messages; COMMIT;")
         db.execute(_PRUNE_TRIGGER.format(keep=int(keep)))
+        # The lock is taken by the first write and held until the connection closes: taken
+        # now, a file another process holds is refused at start-up, not at the first chat.
+        db.execute("BEGIN EXCLUSIVE")
+        db.execute("COMMIT")
     except BaseException:
         db.close()
         raise

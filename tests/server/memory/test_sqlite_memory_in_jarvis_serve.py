@@ -5,14 +5,14 @@ full disk fails the chat with a clear 503 and nothing half-stored."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
 import aiohttp
 import pytest
-from support.jarvis_server import start_jarvis_serve
+from support.jarvis_server import free_port, read_json_lines, start_jarvis_serve
+from support.refusals import refusal_line, run_command
 from support.small_disk import SmallDisk
 
 pytestmark = pytest.mark.timeout(120)
@@ -132,7 +132,49 @@ async def test_a_full_disk_fails_the_chat_with_a_clear_503_and_stores_nothing_of
     small_disk.free_up()
     assert (await chat("after"))[0] == 200
 
-    with contextlib.closing(sqlite3.connect(small_disk.path / "memory.sqlite3")) as db:
-        rows = db.execute("SELECT question, answer FROM turns WHERE user_id = 'rita' ORDER BY id")
-        contents = [content for turn in rows for content in turn]
-    assert contents == ["before", "Echo: before", "after", "Echo: after"]
+    await server.stop()  # the server holds its file until it stops
+    _, by_user = await asyncio.to_thread(stored_turns, small_disk.path / "memory.sqlite3")
+    assert [content for _, content in by_user["rita"]] == [
+        "before",
+        "Echo: before",
+        "after",
+        "Echo: after",
+    ]
+
+
+async def test_a_second_server_given_the_same_file_is_refused_and_the_first_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    """The first server holds what it read of the file in process: a second one writing there
+    would make it answer from stale histories, so the second is refused at start-up, in one
+    line naming the file and the way out."""
+    first = await start_jarvis_serve(tmp_path, env=SERVE_ENV)
+    try:
+        second_logs = tmp_path / "second"
+        second_logs.mkdir()
+        result = await asyncio.to_thread(
+            run_command,
+            "jarvis", "serve", "--port", str(free_port()), cwd=second_logs,
+            env={"JARVIS_LLM": "echo", "MEMORY_PATH": str(tmp_path / "memory.sqlite3"),
+                 "LOG_FILE": str(second_logs / "jarvis.jsonl"), "LOG_STDOUT": "false"},
+        )  # fmt: skip
+        line = refusal_line(result, "jarvis")
+        assert "cannot open conversation memory" in line
+        assert str(tmp_path / "memory.sqlite3") in line
+        assert "another process holds it" in line and "REDIS_URL" in line
+        [logged] = [
+            entry for entry in read_json_lines(second_logs / "jarvis.jsonl")
+            if entry["level"] == "ERROR"
+        ]  # fmt: skip
+        assert "another process holds it" in logged["message"]
+        assert "exc_info" not in logged and "traceback" not in str(logged).lower()
+
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                first.url + "/chat", json={"message": "still mine?", "user_id": "ines"}
+            ) as response:
+                assert response.status == 200
+    finally:
+        assert await first.terminate() == 0
+    _, by_user = await asyncio.to_thread(stored_turns, tmp_path / "memory.sqlite3")
+    assert by_user["ines"] == [("user", "still mine?"), ("assistant", "Echo: still mine?")]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import io
 import logging
 import os
 import shutil
@@ -85,10 +86,10 @@ class Rotator:
         loop = asyncio.get_running_loop()
         self._disk_errors_this_round = 0
         for path in await loop.run_in_executor(None, live_paths, self._pattern):
-            try:
-                size = os.stat(path).st_size
-            except FileNotFoundError:
-                continue
+            version = await loop.run_in_executor(None, version_of, path)
+            if version is None:
+                continue  # gone, or no regular file (a link: left alone, as the tailer does)
+            size = version[2]
             if size < self._rotate_size:
                 continue
             try:
@@ -178,10 +179,12 @@ def _compress(backup: Backup) -> None:
     try:
         with (
             open_regular_stream(backup.path) as source,
-            gzip.open(temp, "wb", compresslevel=6) as sink,
+            _create_new(temp, os.fstat(source.fileno()).st_mode & 0o777) as written,
+            gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=written) as sink,
         ):
             shutil.copyfileobj(source, sink, 1024 * 1024)
-        with open(temp, "rb+") as written:
+            sink.close()  # the gzip trailer, then all of it on disk
+            written.flush()
             os.fsync(written.fileno())
         os.replace(temp, target)
     except BaseException:
@@ -190,6 +193,20 @@ def _compress(backup: Backup) -> None:
             os.remove(temp)
         raise
     os.remove(backup.path)
+
+
+def _create_new(path: str, mode: int) -> io.BufferedWriter:
+    """A file made for writing at ``path`` with the permissions ``mode`` (the backup's own: a
+    compressed log is no more readable than the log was). Nothing may be there yet: a link
+    put there (to ``/etc/passwd``) would otherwise have its target overwritten."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(path, flags, mode)
+    try:
+        os.fchmod(descriptor, mode)  # whatever the umask
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return open(descriptor, "wb")
 
 
 def _remove_stale_temps(base: str) -> None:

@@ -27,6 +27,7 @@ import io
 import itertools
 import os
 import resource
+import stat
 import zlib
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -194,10 +195,13 @@ def _oldest_first(pattern: str) -> list[str]:
         if path.endswith(COMPRESSING_SUFFIX) or _uncompressed_twin(path) in paths:
             continue
         try:
-            if os.path.isfile(path):
-                dated.append((os.path.getmtime(path), path))
+            found = os.lstat(path)
         except FileNotFoundError:
             continue  # rotated away while listing
+        # Never a FIFO (it would wait for a writer) nor a file through a link (the tailer
+        # reads none either: ``shipper.source.regular_files``).
+        if stat.S_ISREG(found.st_mode):
+            dated.append((found.st_mtime, path))
     # Rotated backups were last written before the live file; the name breaks ties.
     return [path for _, path in sorted(dated)]
 

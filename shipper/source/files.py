@@ -52,9 +52,9 @@ class Candidate:
 
 def version_of(path: str) -> FileVersion | None:
     """The version of the regular file at ``path`` now; None when it is gone, or is no
-    regular file."""
+    regular file (a link to one included: no file is read through a link)."""
     try:
-        found = os.stat(path)
+        found = os.lstat(path)
     except FileNotFoundError:
         return None
     if not stat.S_ISREG(found.st_mode):
@@ -64,13 +64,13 @@ def version_of(path: str) -> FileVersion | None:
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """What a look at the files found: the files to consider; the paths named like backups
-    that are no regular file (a FIFO, a device: never opened for reading); and the files
+    """What a look at the files found: the files to consider; the paths that are no regular
+    file (a FIFO, a device, a link: never opened for reading), with what they are; and the files
     there that could not be looked at (no permission, out of file descriptors, a failing
     disk), with why: they may be any known file, so none is taken for gone."""
 
     candidates: list[Candidate]
-    not_regular: list[str]
+    not_regular: list[tuple[str, str]]
     unreadable: list[tuple[str, str]]
 
 
@@ -101,8 +101,8 @@ def scan(pattern: str, gzip_heads: dict[tuple[int, int, int], Head | None]) -> S
     for path, live, compressed in paths:
         try:
             candidate = _look_at(path, live, compressed, gzip_heads)
-        except NotARegularFile:
-            found.not_regular.append(path)
+        except NotARegularFile as error:
+            found.not_regular.append((path, why(error)))
             continue
         except OSError as error:
             found.unreadable.append((path, why(error)))

@@ -1,10 +1,16 @@
-"""Opening log files for reading: regular files only.
+"""Opening log files for reading: regular files only, never through a symbolic link.
 
-Whoever can write to the log directory can put a FIFO or a device there under a log file's
-name (``app.jsonl.1``). Opening a FIFO for reading waits for a writer, forever, and a device
-may never end: either would stop the tailer, the rotator or ``jarvis-logs`` for good. So the
-open never waits (``O_NONBLOCK``, which changes nothing for a regular file) and anything but a
-regular file is refused.
+Whoever can write to the log directory can put something else there under a log file's name
+(``app.jsonl.1``):
+
+- a FIFO or a device: opening a FIFO for reading waits for a writer, forever, and a device may
+  never end; either would stop the tailer, the rotator or ``jarvis-logs`` for good. So the open
+  never waits (``O_NONBLOCK``, which changes nothing for a regular file) and anything but a
+  regular file is refused;
+- a symbolic link to a file they may not read (``/etc/shadow``): followed, the shipper would
+  send it to Elasticsearch and the rotator compress it into a ``.gz`` of the log directory,
+  theirs to read. So the last component of a path is never followed (``O_NOFOLLOW``), as
+  Filebeat follows no link by default; directories on the way may be links (the operator's).
 
 These block on the disk: call them from an executor.
 """
@@ -16,15 +22,24 @@ import io
 import os
 import stat
 
+_NOT_REGULAR = "not a regular file (a FIFO, a device, a directory)"
+_A_LINK = "a symbolic link (log files are read under their own name, never through a link)"
+
 
 class NotARegularFile(OSError):
-    """The path names a FIFO, a device, a socket or a directory: nothing to read lines from."""
+    """The path names a FIFO, a device, a socket, a directory or a symbolic link: nothing to
+    read lines from. ``strerror`` says which."""
 
 
 def open_regular(path: str) -> int:
     """A read-only descriptor of the regular file at ``path``; NotARegularFile when it is
-    something else, OSError when it cannot be opened."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    something else or a link, OSError when it cannot be opened."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno == errno.ELOOP and os.path.islink(path):
+            raise NotARegularFile(errno.ELOOP, _A_LINK, path) from None
+        raise
     try:
         mode = os.fstat(descriptor).st_mode
     except BaseException:
@@ -32,7 +47,7 @@ def open_regular(path: str) -> int:
         raise
     if not stat.S_ISREG(mode):
         os.close(descriptor)
-        raise NotARegularFile(errno.EINVAL, "not a regular file", path)
+        raise NotARegularFile(errno.EINVAL, _NOT_REGULAR, path)
     return descriptor
 
 

@@ -145,8 +145,8 @@ class Tailer:
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(None, scan, self._pattern, self._gzip_heads)
         self._problems_before, self._problems = self._problems, set()
-        for path in found.not_regular:
-            self._problem(path, "not a regular file (a FIFO, a device, a directory): left alone")
+        for path, what in found.not_regular:
+            self._problem(path, f"{what}: left alone")
         for path, error in found.unreadable:
             self._problem(path, _CANNOT_OPEN + error)
         candidates = found.candidates

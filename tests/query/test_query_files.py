@@ -260,3 +260,20 @@ async def test_a_line_nested_too_deeply_is_skipped_as_not_json(tmp_path):
     assert jsonl(result.stdout) == lines
     assert "skipped 2 lines that are not JSON objects" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_fifo_or_a_link_among_the_files_is_not_read_and_the_rest_is(rotated_logs):
+    """A FIFO would make the command wait for a writer forever; a link could show another
+    file's text under a log file's name: neither is read, as the shipper reads neither."""
+    directory, session, _ = rotated_logs
+    outside = directory / "outside"
+    outside.mkdir()
+    leaked = http_chat_request(TRACED, time.time() - 1800, "mallory")
+    write_jsonl(outside / "secret.jsonl", leaked)
+    os.symlink(outside / "secret.jsonl", directory / "jarvis.jsonl.2")
+    os.mkfifo(directory / "jarvis.jsonl.3")
+    result = await run_cli(
+        "trace", TRACED, "--source", "files", "--path", str(directory / "jarvis.jsonl*"), "--json"
+    )
+    assert result.status == 0, result.stderr
+    assert jsonl(result.stdout) == session

@@ -75,3 +75,18 @@ async def test_a_state_directory_that_cannot_be_created_fails_its_check(
         "FAILED: not writable: Not a directory"
     )
     assert lines[f"elasticsearch {es_url}"].startswith("ok")
+
+
+async def test_a_log_file_that_is_a_link_fails_its_check_naming_it(tmp_path: Path) -> None:
+    """The shipper reads no file through a link: told before deploying, not found out from
+    a warning once nothing is shipped."""
+    (tmp_path / "logs").mkdir()
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_text('{"message": "hello"}\n')
+    (tmp_path / "logs" / "app.jsonl").symlink_to(target)
+    url = f"http://127.0.0.1:{free_port()}"
+    status, lines = await run_check(tmp_path, "--elasticsearch-url", url)
+    assert status == 2
+    outcome = lines[f"log files {tmp_path / 'logs' / 'app.jsonl'}"]
+    assert outcome.startswith(f"FAILED: cannot read {tmp_path / 'logs' / 'app.jsonl'}: ")
+    assert "a symbolic link" in outcome

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+import shipper.rotator
 import shipper.source.files
 import shipper.source.tailer
 from shipper.metrics import ShipperMetrics
@@ -235,3 +236,86 @@ async def test_a_fifo_named_like_a_backup_is_neither_held_back_nor_opened(tmp_pa
     assert h.files() == ["app.jsonl.1.gz", "app.jsonl.2"]
     assert h.metrics.files_held_back.get({}) == 0
     assert h.messages == [f"line {n}" for n in range(5)]
+
+
+async def test_a_link_named_like_a_backup_is_never_compressed_into_the_log_directory(
+    tmp_path: Path,
+) -> None:
+    """Whoever can write to the log directory could link ``app.jsonl.1`` to a file only the
+    shipper may read: compressing it would put its text in a ``.gz`` there, theirs to read.
+    The link is shifted like any backup, and never read, compressed nor held back."""
+    secret = tmp_path / "outside" / "secret.jsonl"
+    secret.parent.mkdir()
+    write_lines(secret, 100, 3)
+    secret.chmod(0o600)
+    h = Harness(tmp_path, keep=3)
+    os.symlink(secret, tmp_path / "app.jsonl.1")
+    write_lines(h.path, 0, 5)
+    await asyncio.wait_for(h.rotator.check_once(), 10)  # the link shifts to .2
+    for _ in range(3):
+        await asyncio.wait_for(h.read(acknowledge=True), 10)
+        await asyncio.wait_for(h.rotator.check_once(), 10)
+    assert h.files() == ["app.jsonl.1.gz", "app.jsonl.2"]
+    assert (tmp_path / "app.jsonl.2").is_symlink()
+    with gzip.open(tmp_path / "app.jsonl.1.gz") as compressed:
+        assert b"line 10" not in compressed.read()
+    assert h.messages == [f"line {n}" for n in range(5)]
+    assert h.metrics.files_held_back.get({}) == 0
+
+
+async def test_a_live_path_that_is_a_link_is_not_rotated(tmp_path: Path) -> None:
+    """Rotating renames the live file: renamed, a link would become a backup read through it."""
+    target = tmp_path / "elsewhere.jsonl"
+    write_lines(target, 0, 5)
+    h = Harness(tmp_path)
+    os.symlink(target, h.path)
+    await asyncio.wait_for(h.rotator.check_once(), 10)
+    assert h.files() == ["app.jsonl"]
+    assert h.path.is_symlink()
+    assert h.metrics.files_rotated.get({}) == 0
+
+
+async def test_a_link_put_where_a_compression_writes_is_never_written_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compression's temp file is in the log directory: a link put there (to a file only
+    the shipper may write), even right after the stale temps are cleared, as a loop racing the
+    rotator would, must not have its target overwritten. The compression waits a round."""
+    victim = tmp_path / "outside" / "passwd"
+    victim.parent.mkdir()
+    victim.write_text("root:x:0:0\n")
+    temp = tmp_path / "app.jsonl.1.gz.tmp"
+    clear_stale_temps = shipper.rotator._remove_stale_temps
+
+    def cleared_then_planted(base: str) -> None:
+        clear_stale_temps(base)
+        if not os.path.lexists(temp):
+            os.symlink(victim, temp)
+
+    h = Harness(tmp_path, keep=3)
+    write_lines(h.path, 0, 5)
+    await asyncio.wait_for(h.rotator.check_once(), 10)
+    await asyncio.wait_for(h.read(acknowledge=True), 10)
+    await asyncio.wait_for(h.read(acknowledge=True), 10)
+    monkeypatch.setattr(shipper.rotator, "_remove_stale_temps", cleared_then_planted)
+    await asyncio.wait_for(h.rotator.check_once(), 10)
+    assert victim.read_text() == "root:x:0:0\n"
+    assert h.files() == ["app.jsonl.1"]  # still plain; the link is gone with the failed try
+    monkeypatch.setattr(shipper.rotator, "_remove_stale_temps", clear_stale_temps)
+    await asyncio.wait_for(h.rotator.check_once(), 10)
+    assert h.files() == ["app.jsonl.1.gz"]
+    assert victim.read_text() == "root:x:0:0\n"
+
+
+async def test_a_compressed_backup_is_no_more_readable_than_its_log(tmp_path: Path) -> None:
+    h = Harness(tmp_path, keep=3)
+    write_lines(h.path, 0, 5)
+    h.path.chmod(0o640)
+    await asyncio.wait_for(h.rotator.check_once(), 10)
+    await asyncio.wait_for(h.read(acknowledge=True), 10)
+    await asyncio.wait_for(h.read(acknowledge=True), 10)
+    await asyncio.wait_for(h.rotator.check_once(), 10)
+    assert h.files() == ["app.jsonl.1.gz"]
+    assert (tmp_path / "app.jsonl.1.gz").stat().st_mode & 0o777 == 0o640
+    with gzip.open(tmp_path / "app.jsonl.1.gz") as compressed:
+        assert compressed.read().count(b"\n") == 5

@@ -8,6 +8,7 @@ import hashlib
 import os
 import resource
 import shutil
+import stat
 from pathlib import Path
 
 import orjson
@@ -441,7 +442,7 @@ async def test_a_fifo_or_device_named_like_a_backup_stops_nothing(
     opened for reading, it would wait for a writer forever, and the tailer with it."""
     h = Harness(tmp_path)
     os.mkfifo(str(h.path) + ".1")
-    os.symlink("/dev/zero", str(h.path) + ".2")  # a device: never ends
+    os.mknod(str(h.path) + ".2", 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero: no end
     os.mkdir(str(h.path) + ".3")
     append(h.path, 1)
     shipped = await asyncio.wait_for(h.poll(), 10)
@@ -498,3 +499,35 @@ async def test_a_file_seen_under_two_names_at_once_is_read_once(tmp_path: Path) 
     shipped = await h.poll() + await h.poll()
     assert texts(shipped) == ["line 1", "line 2"]
     assert len(h.registry) == 1
+
+
+@pytest.mark.parametrize("named_by", ["path", "glob"])
+async def test_a_link_among_the_log_files_is_never_read_through(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, named_by: str
+) -> None:
+    """Whoever can write to the log directory could link a log file's name to a file only
+    the shipper may read, and have its text sent to Elasticsearch: no link is followed, each
+    is warned of once, and the real files are read as ever."""
+    secret = tmp_path / "outside" / "secret.jsonl"
+    secret.parent.mkdir()
+    append(secret, 100, 101)
+    secret.chmod(0o600)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    pattern = str(logs / "*.jsonl") if named_by == "glob" else None
+    h = Harness(logs, pattern)
+    links = [str(h.path) + ".1", str(logs / "other.jsonl")]
+    for link in links:
+        os.symlink(secret, link)
+    append(h.path, 1)
+    shipped = await asyncio.wait_for(h.poll(), 10)
+    append(h.path, 2)
+    shipped += await asyncio.wait_for(h.poll(), 10)
+    assert texts(shipped) == ["line 1", "line 2"]
+    warned = [
+        getattr(record, "path", None)
+        for record in caplog.records
+        if record.getMessage().startswith("a symbolic link")
+    ]
+    # The literal path names its own backups only; a glob names the other file too.
+    assert sorted(warned) == sorted(links if named_by == "glob" else links[:1])

@@ -36,8 +36,7 @@ from shipper.source.backups import (
     compressing_temps_of,
     live_paths,
 )
-from shipper.source.files import FileVersion, version_of
-from shipper.source.regular_files import open_regular_stream
+from shipper.source.regular_files import FileVersion, open_regular_stream, version_of
 
 log = logging.getLogger("shipper.rotator")
 

@@ -27,7 +27,6 @@ import io
 import itertools
 import os
 import resource
-import stat
 import zlib
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from shipper.source.backups import (
     is_backup,
     is_gzip,
 )
-from shipper.source.regular_files import NotARegularFile, open_regular_stream
+from shipper.source.regular_files import NotARegularFile, open_regular_stream, version_of
 
 # (timestamp, file rank, line number): time order, then the order lines had on disk.
 _Key = tuple[float, int, int]
@@ -188,20 +187,17 @@ def _key_of(item: tuple[_Key, LogEntry]) -> _Key:
 
 def _oldest_first(pattern: str) -> list[str]:
     paths = set(glob.glob(pattern))
-    dated: list[tuple[float, str]] = []
+    dated: list[tuple[int, str]] = []
     for path in paths:
         # A backup being compressed exists twice for a moment (``.1`` and ``.1.gz``, and a
         # ``.1.gz.tmp`` before that): read the uncompressed one only, so no line is seen twice.
         if path.endswith(COMPRESSING_SUFFIX) or _uncompressed_twin(path) in paths:
             continue
-        try:
-            found = os.lstat(path)
-        except FileNotFoundError:
-            continue  # rotated away while listing
-        # Never a FIFO (it would wait for a writer) nor a file through a link (the tailer
-        # reads none either: ``shipper.source.regular_files``).
-        if stat.S_ISREG(found.st_mode):
-            dated.append((found.st_mtime, path))
+        # None when rotated away while listing, or no regular file: never a FIFO (it would
+        # wait for a writer) nor a file through a link (the tailer reads neither).
+        version = version_of(path)
+        if version is not None:
+            dated.append((version[3], path))
     # Rotated backups were last written before the live file; the name breaks ties.
     return [path for _, path in sorted(dated)]
 

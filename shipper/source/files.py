@@ -8,7 +8,6 @@ from __future__ import annotations
 import glob
 import gzip
 import os
-import stat
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,11 +20,12 @@ from shipper.source.identity import (
     head_of_gzip,
     holds_fd,
 )
-from shipper.source.regular_files import NotARegularFile, open_regular, open_regular_stream
-
-# (device, inode, size, mtime in ns): changes whenever a file does (written, truncated,
-# replaced on its inode), not when it is renamed.
-FileVersion = tuple[int, int, int, int]
+from shipper.source.regular_files import (
+    FileVersion,
+    NotARegularFile,
+    open_regular,
+    open_regular_stream,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +48,6 @@ class Candidate:
     @property
     def version(self) -> FileVersion:
         return self.dev, self.ino, self.size, self.mtime_ns
-
-
-def version_of(path: str) -> FileVersion | None:
-    """The version of the regular file at ``path`` now; None when it is gone, or is no
-    regular file (a link to one included: no file is read through a link)."""
-    try:
-        found = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(found.st_mode):
-        return None
-    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,10 @@ import io
 import os
 import stat
 
+# (device, inode, size, mtime in ns): changes whenever a file does (written, truncated,
+# replaced on its inode), not when it is renamed.
+FileVersion = tuple[int, int, int, int]
+
 _NOT_REGULAR = "not a regular file (a FIFO, a device, a directory)"
 _A_LINK = "a symbolic link (log files are read under their own name, never through a link)"
 
@@ -54,3 +58,15 @@ def open_regular(path: str) -> int:
 def open_regular_stream(path: str) -> io.BufferedReader:
     """``open_regular``, as a buffered binary stream (closing it closes the descriptor)."""
     return open(open_regular(path), "rb")
+
+
+def version_of(path: str) -> FileVersion | None:
+    """The version of the regular file at ``path`` now; None when it is gone, or is no
+    regular file (a link to one included: no file is read through a link)."""
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns

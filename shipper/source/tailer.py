@@ -35,9 +35,10 @@ from shipper.file_progress import FileProgress
 from shipper.metrics import ShipperMetrics
 from shipper.registry import FileRegistry
 from shipper.source.file_matcher import FileMatcher
-from shipper.source.files import Candidate, FileSource, FileVersion, open_source, scan, why
+from shipper.source.files import Candidate, FileSource, open_source, scan, why
 from shipper.source.identity import ANCHOR_BYTES, Anchor, Head, anchor_in, anchor_window
 from shipper.source.line_decoder import Line, LineDecoder
+from shipper.source.regular_files import FileVersion
 
 log = logging.getLogger("shipper.tailer")
 

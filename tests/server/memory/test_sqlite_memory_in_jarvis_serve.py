@@ -39,6 +39,15 @@ def stored_turns(path: Path) -> tuple[str, dict[str, list[tuple[str, str]]]]:
     return integrity, by_user
 
 
+async def chat_status(url: str, user: str, message: str) -> int:
+    """The status ``POST /chat`` of ``message`` by ``user`` is answered with."""
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            url + "/chat", json={"message": message, "user_id": user}
+        ) as response:
+            return response.status
+
+
 class Answered:
     """The (user, message) of every chat answered with 200; ``enough`` is set once there are
     ``target`` of them."""
@@ -101,11 +110,7 @@ async def test_a_server_killed_under_load_leaves_whole_turns_and_every_answered_
 
     server = await start_jarvis_serve(tmp_path, env=SERVE_ENV)
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(
-                server.url + "/chat", json={"message": "still here?", "user_id": "user-1"}
-            ) as response:
-                assert response.status == 200
+        assert await chat_status(server.url, "user-1", "still here?") == 200
     finally:
         assert await server.terminate() == 0
     _, by_user = await asyncio.to_thread(stored_turns, tmp_path / "memory.sqlite3")
@@ -169,11 +174,7 @@ async def test_a_second_server_given_the_same_file_is_refused_and_the_first_keep
         assert "another process holds it" in logged["message"]
         assert "exc_info" not in logged and "traceback" not in str(logged).lower()
 
-        async with aiohttp.ClientSession() as session:
-            async with session.post(
-                first.url + "/chat", json={"message": "still mine?", "user_id": "ines"}
-            ) as response:
-                assert response.status == 200
+        assert await chat_status(first.url, "ines", "still mine?") == 200
     finally:
         assert await first.terminate() == 0
     _, by_user = await asyncio.to_thread(stored_turns, tmp_path / "memory.sqlite3")

@@ -435,6 +435,23 @@ async def test_a_copy_waits_while_its_file_may_only_be_hidden_by_a_rename(tmp_pa
     assert later == []
 
 
+async def two_lines_and_warnings(
+    h: Harness, caplog: pytest.LogCaptureFixture, warning: str
+) -> tuple[list[str], list[str | None]]:
+    """Lines 1 and 2 appended to the live file, a round after each: what was shipped, and
+    the paths warned of with a message starting ``warning``."""
+    append(h.path, 1)
+    shipped = await asyncio.wait_for(h.poll(), 10)
+    append(h.path, 2)
+    shipped += await asyncio.wait_for(h.poll(), 10)
+    warned = [
+        getattr(record, "path", None)
+        for record in caplog.records
+        if record.getMessage().startswith(warning)
+    ]
+    return texts(shipped), warned
+
+
 async def test_a_fifo_or_device_named_like_a_backup_stops_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -444,16 +461,8 @@ async def test_a_fifo_or_device_named_like_a_backup_stops_nothing(
     os.mkfifo(str(h.path) + ".1")
     os.mknod(str(h.path) + ".2", 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero: no end
     os.mkdir(str(h.path) + ".3")
-    append(h.path, 1)
-    shipped = await asyncio.wait_for(h.poll(), 10)
-    append(h.path, 2)
-    shipped += await asyncio.wait_for(h.poll(), 10)
-    assert texts(shipped) == ["line 1", "line 2"]
-    warned = [
-        getattr(record, "path", None)
-        for record in caplog.records
-        if record.getMessage().startswith("not a regular file")
-    ]
+    shipped, warned = await two_lines_and_warnings(h, caplog, "not a regular file")
+    assert shipped == ["line 1", "line 2"]
     assert sorted(warned) == [str(h.path) + suffix for suffix in (".1", ".2", ".3")]
 
 
@@ -519,15 +528,7 @@ async def test_a_link_among_the_log_files_is_never_read_through(
     links = [str(h.path) + ".1", str(logs / "other.jsonl")]
     for link in links:
         os.symlink(secret, link)
-    append(h.path, 1)
-    shipped = await asyncio.wait_for(h.poll(), 10)
-    append(h.path, 2)
-    shipped += await asyncio.wait_for(h.poll(), 10)
-    assert texts(shipped) == ["line 1", "line 2"]
-    warned = [
-        getattr(record, "path", None)
-        for record in caplog.records
-        if record.getMessage().startswith("a symbolic link")
-    ]
+    shipped, warned = await two_lines_and_warnings(h, caplog, "a symbolic link")
+    assert shipped == ["line 1", "line 2"]
     # The literal path names its own backups only; a glob names the other file too.
     assert sorted(warned) == sorted(links if named_by == "glob" else links[:1])
